@@ -1,0 +1,193 @@
+//! Starting loops: `aio::run` for one loop on this thread, and
+//! `Runtime::builder().workers(n)` for thread-per-core servers (one
+//! independent loop per thread; servers bind with `SO_REUSEPORT` so the
+//! kernel spreads connections between them).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::thread;
+
+use super::context;
+use super::core::Core;
+use super::task::{spawn, Task};
+
+/// Runs `future` on a fresh event loop until it completes, then cancels
+/// every task still running and closes the loop (asyncio's `run`).
+///
+/// # Panics
+///
+/// When called inside a running loop, when the OS refuses to create the
+/// loop's epoll instance (see [`Runtime::new`] to handle that), or when
+/// `future` itself panics.
+///
+/// ```
+/// let answer = aio::run(async { 42 });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn run<F: Future>(future: F) -> F::Output {
+    match Runtime::new() {
+        Ok(rt) => rt.block_on(future),
+        Err(e) => panic!("aio::run: cannot create the event loop: {e}"),
+    }
+}
+
+/// A way to start loops, with settings.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    workers: usize,
+}
+
+impl Builder {
+    /// How many loops (threads) [`Runtime::run_workers`] starts. Default 1.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// Builds the runtime.
+    ///
+    /// # Errors
+    ///
+    /// Never today; kept fallible for settings that touch the OS.
+    pub fn build(self) -> io::Result<Runtime> {
+        Ok(Runtime {
+            workers: self.workers,
+        })
+    }
+}
+
+/// Starts event loops.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    workers: usize,
+}
+
+impl Runtime {
+    /// A runtime with one worker.
+    ///
+    /// # Errors
+    ///
+    /// Kept for symmetry with [`Builder::build`].
+    pub fn new() -> io::Result<Runtime> {
+        Builder::default().build()
+    }
+
+    /// Settings for a runtime.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The number of workers.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Runs `future` on a fresh loop on this thread (see [`run`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`run`].
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match Core::new() {
+            Ok(core) => core.block_on(future),
+            Err(e) => panic!("aio: cannot create the event loop: {e}"),
+        }
+    }
+
+    /// Runs `make(i)` on its own loop in each of `workers` threads (worker 0
+    /// on this thread) and returns every worker's output, in worker order.
+    /// A worker that panicked yields `Err(message)`.
+    pub fn run_workers<M, F>(&self, make: M) -> Vec<Result<F::Output, String>>
+    where
+        M: Fn(usize) -> F + Send + Sync + 'static,
+        F: Future,
+        F::Output: Send + 'static,
+    {
+        let make = std::sync::Arc::new(make);
+        let mut threads = Vec::new();
+        for i in 1..self.workers {
+            let make = make.clone();
+            let this = self.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("aio-worker-{i}"))
+                .spawn(move || this.block_on(make(i)));
+            threads.push(spawned);
+        }
+        let first =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.block_on(make(0))));
+        let mut out = vec![first.map_err(|p| super::error::panic_message(&*p))];
+        for t in threads {
+            out.push(match t {
+                Ok(handle) => handle.join().map_err(|p| super::error::panic_message(&*p)),
+                Err(e) => Err(format!("cannot start a worker thread: {e}")),
+            });
+        }
+        out
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder { workers: 1 }
+    }
+}
+
+/// A handle on the running loop. It is `!Send`: a loop and everything on
+/// it belong to one thread, which the compiler checks.
+///
+/// ```compile_fail
+/// aio::run(async {
+///     let handle = aio::Handle::current();
+///     std::thread::spawn(move || drop(handle)); // error: `Rc` cannot be sent
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    core: Rc<Core>,
+    _not_send: PhantomData<Rc<()>>,
+}
+
+impl Handle {
+    /// The loop running on this thread.
+    ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
+    pub fn current() -> Handle {
+        Handle {
+            core: context::current(),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Like [`Handle::current`], but `None` outside a loop.
+    pub fn try_current() -> Option<Handle> {
+        context::try_current().map(|core| Handle {
+            core,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Spawns a task on this loop (it must be the running one).
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        spawn(future)
+    }
+
+    /// The number of tasks alive on this loop.
+    pub fn task_count(&self) -> usize {
+        self.core.all_tasks().len()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,372 @@
+//! The event loop itself: asyncio's `BaseEventLoop._run_once`, on mio.
+//!
+//! One step: wait for I/O (not at all if work is ready, else until the
+//! next timer), wake what became ready, fire due timers, then run the tasks
+//! and callbacks that were ready when the step began. Only this step polls
+//! tasks and calls callbacks; everything else enqueues, so nothing re-enters
+//! and no `RefCell` is borrowed twice.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use super::blocking::BlockingPool;
+use super::context;
+use super::error::{self, ErrorContext, ErrorHandler};
+use super::reactor::Reactor;
+use super::task::{Completion, TaskError, TaskMeta, TaskRef};
+use super::timer::Timers;
+use super::waker::{Shared, TaskWaker};
+
+/// The key of the main future (the one passed to `run`) in the ready queue.
+const MAIN_KEY: usize = usize::MAX;
+
+/// How many tasks one step runs before it looks at I/O and timers again,
+/// when tasks keep waking each other.
+const MAX_TASKS_PER_STEP: usize = 256;
+
+/// What a task is made of: its future, its completion sink, and a handle.
+pub(crate) type SpawnParts<H> = (Pin<Box<dyn Future<Output = ()>>>, Rc<dyn Completion>, H);
+
+/// A task as the loop holds it.
+struct TaskSlot {
+    /// `None` while the task is being polled, so the table is not borrowed
+    /// across the poll.
+    future: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    /// The task's waker, cloned into every `Context` it is polled with.
+    waker: Waker,
+    /// The same waker, typed, to clear its `scheduled` flag.
+    task_waker: Arc<TaskWaker>,
+    /// Id, name and cancellation state, shared with handles.
+    meta: Rc<TaskMeta>,
+    /// Where a panic or cancellation is recorded.
+    completion: Rc<dyn Completion>,
+}
+
+/// One event loop. Held in an `Rc`: it never leaves its thread.
+pub(crate) struct Core {
+    /// The thread-safe half, shared with wakers.
+    shared: Arc<Shared>,
+    /// Every live task.
+    tasks: RefCell<Slab<TaskSlot>>,
+    /// Keys of tasks to poll, in wake order.
+    ready: RefCell<VecDeque<usize>>,
+    /// `call_soon` callbacks, with their cancelled flags.
+    callbacks: RefCell<VecDeque<(Rc<Cell<bool>>, Box<dyn FnOnce()>)>>,
+    /// Timers: sleeps, timeouts and `call_later`.
+    pub(crate) timers: RefCell<Timers>,
+    /// Readiness from the OS.
+    pub(crate) reactor: Reactor,
+    /// Where unobservable failures go.
+    error_handler: RefCell<ErrorHandler>,
+    /// The task being polled, for `current_task`.
+    current: Cell<Option<usize>>,
+    /// The `spawn_blocking` pool, started on first use.
+    blocking: RefCell<Option<Arc<BlockingPool>>>,
+    /// Reused buffer for keys woken from other threads.
+    remote_scratch: RefCell<Vec<usize>>,
+}
+
+/// Task ids are unique across every loop of the process.
+static NEXT_TASK_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Core {
+    pub(crate) fn new() -> io::Result<Rc<Self>> {
+        let reactor = Reactor::new()?;
+        let waker = reactor.new_waker()?;
+        Ok(Rc::new(Core {
+            shared: Arc::new(Shared::new(waker)),
+            tasks: RefCell::new(Slab::new()),
+            ready: RefCell::new(VecDeque::new()),
+            callbacks: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(Timers::new()),
+            reactor,
+            error_handler: RefCell::new(error::default_handler()),
+            current: Cell::new(None),
+            blocking: RefCell::new(None),
+            remote_scratch: RefCell::new(Vec::new()),
+        }))
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn push_ready(&self, key: usize) {
+        self.ready.borrow_mut().push_back(key);
+    }
+
+    pub(crate) fn error_handler(&self) -> ErrorHandler {
+        self.error_handler.borrow().clone()
+    }
+
+    pub(crate) fn set_error_handler(&self, handler: ErrorHandler) {
+        *self.error_handler.borrow_mut() = handler;
+    }
+
+    /// Adds a task and schedules its first poll. `build` gets the task's
+    /// metadata and returns its future, where its failure is recorded, and
+    /// the handle `spawn_with` passes back.
+    pub(crate) fn spawn_with<H>(&self, build: impl FnOnce(Rc<TaskMeta>) -> SpawnParts<H>) -> H {
+        let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
+        let key = self.tasks.borrow().vacant_key();
+        let meta = Rc::new(TaskMeta {
+            id,
+            name: RefCell::new(format!("Task-{id}")),
+            key,
+            cancel_requested: Cell::new(false),
+            finished: Cell::new(false),
+        });
+        let (future, completion, handle) = build(meta.clone());
+        let task_waker = Arc::new(TaskWaker {
+            key,
+            // The task goes on the ready queue right below.
+            scheduled: std::sync::atomic::AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        let inserted = self.tasks.borrow_mut().insert(TaskSlot {
+            future: Some(future),
+            waker: Waker::from(task_waker.clone()),
+            task_waker,
+            meta,
+            completion,
+        });
+        debug_assert_eq!(inserted, key);
+        self.push_ready(key);
+        handle
+    }
+
+    /// Queues a cancelled task so the loop drops it at its next step.
+    pub(crate) fn schedule_cancel(&self, key: usize, id: u64) {
+        let tasks = self.tasks.borrow();
+        if let Some(slot) = tasks.get(key) {
+            if slot.meta.id == id {
+                let waker = slot.waker.clone();
+                drop(tasks);
+                waker.wake();
+            }
+        }
+    }
+
+    pub(crate) fn all_tasks(&self) -> Vec<TaskRef> {
+        self.tasks
+            .borrow()
+            .iter()
+            .filter(|(_, slot)| !slot.meta.finished.get())
+            .map(|(_, slot)| TaskRef::from_meta(slot.meta.clone()))
+            .collect()
+    }
+
+    pub(crate) fn current_task(&self) -> Option<TaskRef> {
+        let key = self.current.get()?;
+        let tasks = self.tasks.borrow();
+        tasks
+            .get(key)
+            .map(|slot| TaskRef::from_meta(slot.meta.clone()))
+    }
+
+    pub(crate) fn call_soon(&self, f: Box<dyn FnOnce()>) -> Rc<Cell<bool>> {
+        let cancelled = Rc::new(Cell::new(false));
+        self.callbacks
+            .borrow_mut()
+            .push_back((cancelled.clone(), f));
+        cancelled
+    }
+
+    pub(crate) fn blocking_pool(&self) -> Arc<BlockingPool> {
+        self.blocking
+            .borrow_mut()
+            .get_or_insert_with(|| Arc::new(BlockingPool::new(BlockingPool::DEFAULT_MAX_THREADS)))
+            .clone()
+    }
+
+    /// Runs `future` to completion on this loop, then cancels every task
+    /// still alive (asyncio's `run`).
+    pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
+        let _enter = context::enter(self.clone());
+        let main_waker = Arc::new(TaskWaker {
+            key: MAIN_KEY,
+            scheduled: std::sync::atomic::AtomicBool::new(false),
+            shared: self.shared.clone(),
+        });
+        let waker = Waker::from(main_waker.clone());
+        let mut future = std::pin::pin!(future);
+        let mut main_ready = true;
+        let output = loop {
+            if main_ready {
+                main_waker.scheduled.store(false, Ordering::Release);
+                context::reset_budget();
+                let mut cx = Context::from_waker(&waker);
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    break out;
+                }
+            }
+            main_ready = self.run_once();
+        };
+        drop(future);
+        self.shutdown();
+        output
+    }
+
+    /// One step of the loop. Returns true when the main future was woken.
+    fn run_once(&self) -> bool {
+        let work_pending = !self.ready.borrow().is_empty() || !self.callbacks.borrow().is_empty();
+        let timeout = if work_pending {
+            Some(Duration::ZERO)
+        } else {
+            self.timers
+                .borrow_mut()
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()))
+        };
+        if let Err(e) = self.reactor.poll(timeout) {
+            // epoll_wait only fails on EINTR (handled by mio) or on a bug;
+            // a short pause keeps a persistent failure from spinning.
+            tracing::error!("event loop: waiting for I/O failed: {e}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if self.reactor.take_remote_wakeup() {
+            let mut scratch = self.remote_scratch.borrow_mut();
+            self.shared.drain_remote(&mut scratch);
+            self.ready.borrow_mut().extend(scratch.drain(..));
+        }
+        self.fire_timers();
+
+        let mut main_ready = false;
+        let n = self.ready.borrow().len().min(MAX_TASKS_PER_STEP);
+        for _ in 0..n {
+            let Some(key) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            if key == MAIN_KEY {
+                main_ready = true;
+            } else {
+                self.run_task(key);
+            }
+        }
+        let n = self.callbacks.borrow().len();
+        for _ in 0..n {
+            let Some((cancelled, f)) = self.callbacks.borrow_mut().pop_front() else {
+                break;
+            };
+            if !cancelled.get() {
+                self.run_callback(f);
+            }
+        }
+        main_ready
+    }
+
+    fn fire_timers(&self) {
+        let now = Instant::now();
+        loop {
+            let action = self.timers.borrow_mut().pop_expired(now);
+            match action {
+                None => break,
+                Some(super::timer::Fired::Wake(w)) => w.wake(),
+                Some(super::timer::Fired::Call(f)) => self.run_callback(f),
+            }
+        }
+    }
+
+    /// Runs a callback, reporting a panic instead of unwinding the loop.
+    pub(crate) fn run_callback(&self, f: Box<dyn FnOnce()>) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            let msg = error::panic_message(&*payload);
+            error::report(ErrorContext::other("callback panicked", msg));
+        }
+    }
+
+    fn run_task(&self, key: usize) {
+        let mut tasks = self.tasks.borrow_mut();
+        let Some(slot) = tasks.get_mut(key) else {
+            return; // a stale wake for a task that already finished
+        };
+        let Some(mut future) = slot.future.take() else {
+            return; // a duplicate wake while the task is being polled
+        };
+        slot.task_waker.scheduled.store(false, Ordering::Release);
+        let waker = slot.waker.clone();
+        let meta = slot.meta.clone();
+        drop(tasks);
+
+        if meta.cancel_requested.get() {
+            self.finish_task(key, future, Some(TaskError::Cancelled));
+            return;
+        }
+        context::reset_budget();
+        self.current.set(Some(key));
+        let mut cx = Context::from_waker(&waker);
+        let result = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        self.current.set(None);
+        match result {
+            Ok(Poll::Pending) => {
+                if let Some(slot) = self.tasks.borrow_mut().get_mut(key) {
+                    slot.future = Some(future);
+                }
+            }
+            Ok(Poll::Ready(())) => self.finish_task(key, future, None),
+            Err(payload) => {
+                let msg = error::panic_message(&*payload);
+                self.finish_task(key, future, Some(TaskError::Panicked(msg)));
+            }
+        }
+    }
+
+    /// Removes a task, dropping its future first so its destructors run
+    /// while the task is still "current" for them, then records the outcome.
+    fn finish_task(
+        &self,
+        key: usize,
+        future: Pin<Box<dyn Future<Output = ()>>>,
+        error: Option<TaskError>,
+    ) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(future))) {
+            let msg = error::panic_message(&*payload);
+            error::report(ErrorContext::other("a task's destructor panicked", msg));
+        }
+        let slot = self.tasks.borrow_mut().try_remove(key);
+        if let (Some(slot), Some(error)) = (slot, error) {
+            slot.completion.fail(error);
+        }
+    }
+
+    /// Drops every task still alive (asyncio's `run` cancels them) and
+    /// releases the blocking pool.
+    fn shutdown(&self) {
+        // Dropping one task may spawn or cancel others; repeat until empty.
+        for _ in 0..16 {
+            let keys: Vec<usize> = self.tasks.borrow().iter().map(|(k, _)| k).collect();
+            if keys.is_empty() {
+                break;
+            }
+            for key in keys {
+                let future = self
+                    .tasks
+                    .borrow_mut()
+                    .get_mut(key)
+                    .and_then(|s| s.future.take());
+                match future {
+                    Some(f) => self.finish_task(key, f, Some(TaskError::Cancelled)),
+                    None => {
+                        self.tasks.borrow_mut().try_remove(key);
+                    }
+                }
+            }
+        }
+        self.callbacks.borrow_mut().clear();
+        self.timers.borrow_mut().clear();
+        if let Some(pool) = self.blocking.borrow_mut().take() {
+            pool.shutdown();
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The reactor: readiness from the OS through `mio` (our `selectors`).
+//!
+//! Every source is registered once, edge-triggered, for both directions.
+//! The readiness the OS reported is cached per source, so a steady-state
+//! read or write costs no `epoll_ctl`; it is cleared only when an operation
+//! hits `WouldBlock` (or, for stream reads, returns short, which on Linux
+//! means the receive queue was drained and the next arrival raises a new
+//! edge). Each direction has one waker slot, for the task waiting on it.
+//! A source may instead carry a [`ReadyHandler`]: the transport layer uses
+//! that to run protocol callbacks straight from the loop step, with no task
+//! in between.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mio::event::Source;
+use mio::{Events, Interest, Poll as MioPoll, Registry, Token};
+use slab::Slab;
+
+use super::context;
+use super::core::Core;
+
+/// The token of the loop's cross-thread waker.
+const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// Readiness bits, as cached per source.
+pub(crate) mod ready {
+    pub(crate) const READABLE: u8 = 1;
+    pub(crate) const WRITABLE: u8 = 2;
+    pub(crate) const READ_CLOSED: u8 = 4;
+    pub(crate) const WRITE_CLOSED: u8 = 8;
+    pub(crate) const ERROR: u8 = 16;
+    /// Any of these lets a read make progress (data, EOF or an error).
+    pub(crate) const READ_ANY: u8 = READABLE | READ_CLOSED | ERROR;
+    /// Any of these lets a write make progress (room, or an error to report).
+    pub(crate) const WRITE_ANY: u8 = WRITABLE | WRITE_CLOSED | ERROR;
+}
+
+/// Which way an operation goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> u8 {
+        match self {
+            Direction::Read => ready::READ_ANY,
+            Direction::Write => ready::WRITE_ANY,
+        }
+    }
+}
+
+/// Called by the loop when a handler-driven source becomes ready.
+pub(crate) trait ReadyHandler {
+    /// `readiness` holds the bits of this event (already merged into the
+    /// source's cached readiness).
+    fn on_ready(self: Rc<Self>, readiness: u8);
+}
+
+/// The per-source state the loop and the source's owner share.
+pub(crate) struct IoState {
+    /// Cached readiness bits (see [`ready`]).
+    readiness: Cell<u8>,
+    /// The task waiting to read.
+    reader: RefCell<Option<Waker>>,
+    /// The task waiting to write.
+    writer: RefCell<Option<Waker>>,
+    /// Set for sources driven by callbacks instead of tasks.
+    handler: RefCell<Option<Rc<dyn ReadyHandler>>>,
+}
+
+impl IoState {
+    pub(crate) fn readiness(&self) -> u8 {
+        self.readiness.get()
+    }
+
+    pub(crate) fn clear(&self, bits: u8) {
+        self.readiness.set(self.readiness.get() & !bits);
+    }
+}
+
+/// The loop's view of the OS.
+pub(crate) struct Reactor {
+    poll: RefCell<MioPoll>,
+    /// A second handle on the poll, usable while `poll` is borrowed.
+    registry: Registry,
+    events: RefCell<Events>,
+    sources: RefCell<Slab<Rc<IoState>>>,
+    /// Set when the cross-thread waker fired during the last poll.
+    remote_woken: Cell<bool>,
+    /// Reused list of handlers to call after an event batch.
+    handlers: RefCell<Vec<(Rc<dyn ReadyHandler>, u8)>>,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Self> {
+        let poll = MioPoll::new()?;
+        let registry = poll.registry().try_clone()?;
+        Ok(Reactor {
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(Events::with_capacity(1024)),
+            sources: RefCell::new(Slab::new()),
+            remote_woken: Cell::new(false),
+            handlers: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn new_waker(&self) -> io::Result<mio::Waker> {
+        mio::Waker::new(&self.registry, WAKER_TOKEN)
+    }
+
+    /// True once after the cross-thread waker fired.
+    pub(crate) fn take_remote_wakeup(&self) -> bool {
+        self.remote_woken.replace(false)
+    }
+
+    /// Waits for events (at most `timeout`; `None` waits until one comes)
+    /// and dispatches them.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let mut handlers = self.handlers.borrow_mut();
+        {
+            let sources = self.sources.borrow();
+            for event in events.iter() {
+                if event.token() == WAKER_TOKEN {
+                    self.remote_woken.set(true);
+                    continue;
+                }
+                let Some(state) = sources.get(event.token().0) else {
+                    continue; // deregistered while the event was in flight
+                };
+                let mut bits = 0;
+                if event.is_readable() {
+                    bits |= ready::READABLE;
+                }
+                if event.is_writable() {
+                    bits |= ready::WRITABLE;
+                }
+                if event.is_read_closed() {
+                    bits |= ready::READ_CLOSED;
+                }
+                if event.is_write_closed() {
+                    bits |= ready::WRITE_CLOSED;
+                }
+                if event.is_error() {
+                    bits |= ready::ERROR;
+                }
+                state.readiness.set(state.readiness.get() | bits);
+                if let Some(h) = state.handler.borrow().as_ref() {
+                    handlers.push((h.clone(), bits));
+                    continue;
+                }
+                if bits & ready::READ_ANY != 0 {
+                    if let Some(w) = state.reader.borrow_mut().take() {
+                        w.wake();
+                    }
+                }
+                if bits & ready::WRITE_ANY != 0 {
+                    if let Some(w) = state.writer.borrow_mut().take() {
+                        w.wake();
+                    }
+                }
+            }
+        }
+        drop(events);
+        // Handlers may register or drop sources, so the table is released;
+        // the vector is handed back afterwards to keep its capacity.
+        let mut batch = std::mem::take(&mut *handlers);
+        drop(handlers);
+        for (handler, bits) in batch.drain(..) {
+            handler.on_ready(bits);
+        }
+        let mut handlers = self.handlers.borrow_mut();
+        if handlers.is_empty() {
+            *handlers = batch;
+        }
+        Ok(())
+    }
+}
+
+/// A source registered with the current loop. Deregisters on drop.
+pub(crate) struct Registration {
+    key: usize,
+    state: Rc<IoState>,
+    /// The loop it is registered with; gone if the loop was closed first.
+    core: Weak<Core>,
+}
+
+impl Registration {
+    /// Registers `source` for both directions, edge-triggered. `initial` is
+    /// the readiness to assume before the OS says anything: trying a fresh
+    /// accepted socket at once saves a loop step, but a connecting socket
+    /// must wait for its first writable edge.
+    ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
+    pub(crate) fn new(source: &mut impl Source, initial: u8) -> io::Result<Self> {
+        let core = context::current();
+        let reactor = &core.reactor;
+        let state = Rc::new(IoState {
+            readiness: Cell::new(initial),
+            reader: RefCell::new(None),
+            writer: RefCell::new(None),
+            handler: RefCell::new(None),
+        });
+        let key = reactor.sources.borrow_mut().insert(state.clone());
+        if let Err(e) =
+            reactor
+                .registry
+                .register(source, Token(key), Interest::READABLE | Interest::WRITABLE)
+        {
+            reactor.sources.borrow_mut().remove(key);
+            return Err(e);
+        }
+        Ok(Registration {
+            key,
+            state,
+            core: Rc::downgrade(&core),
+        })
+    }
+
+    pub(crate) fn state(&self) -> &IoState {
+        &self.state
+    }
+
+    /// Routes this source's events to `handler` instead of task wakers.
+    pub(crate) fn set_handler(&self, handler: Rc<dyn ReadyHandler>) {
+        *self.state.handler.borrow_mut() = Some(handler);
+    }
+
+    /// Drops the handler (breaking the handler → transport → registration
+    /// cycle when a transport closes).
+    pub(crate) fn clear_handler(&self) {
+        let old = self.state.handler.borrow_mut().take();
+        drop(old);
+    }
+
+    /// Ready when the cached readiness allows progress in `dir`; otherwise
+    /// remembers the task to wake. Spends the task's budget.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
+        if self.state.readiness.get() & dir.mask() != 0 {
+            return context::poll_budget(cx);
+        }
+        let slot = match dir {
+            Direction::Read => &self.state.reader,
+            Direction::Write => &self.state.writer,
+        };
+        let mut slot = slot.borrow_mut();
+        match slot.as_ref() {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Forgets readiness in `dir` after `WouldBlock` (or a short read).
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        let bits = match dir {
+            Direction::Read => ready::READABLE,
+            Direction::Write => ready::WRITABLE,
+        };
+        self.state.clear(bits);
+    }
+
+    /// Runs `op` when ready in `dir`, retrying after `WouldBlock` once the
+    /// OS reports readiness again.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if self.poll_ready(cx, dir).is_pending() {
+                return Poll::Pending;
+            }
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_ready(dir),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// Deregisters `source` (call before the source is closed).
+    pub(crate) fn deregister(&self, source: &mut impl Source) {
+        if let Some(core) = self.core.upgrade() {
+            // The fd is about to close, which removes it from epoll anyway;
+            // an error here changes nothing.
+            let _ = core.reactor.registry.deregister(source);
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(core) = self.core.upgrade() {
+            let mut sources = core.reactor.sources.borrow_mut();
+            if sources
+                .get(self.key)
+                .is_some_and(|s| Rc::ptr_eq(s, &self.state))
+            {
+                sources.remove(self.key);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("token", &self.key)
+            .field("readiness", &self.state.readiness.get())
+            .finish()
+    }
+}
+
+/// An owned mio source plus its registration: the building block of every
+/// socket type. Deregisters before the source closes.
+pub(crate) struct PollEvented<S: Source> {
+    source: Option<S>,
+    registration: Registration,
+}
+
+impl<S: Source> PollEvented<S> {
+    /// Registers `source`, assuming `initial` readiness (see
+    /// [`Registration::new`]).
+    pub(crate) fn new(mut source: S, initial: u8) -> io::Result<Self> {
+        let registration = Registration::new(&mut source, initial)?;
+        Ok(PollEvented {
+            source: Some(source),
+            registration,
+        })
+    }
+
+    pub(crate) fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    /// The source. Only `None` inside `drop`/`into_inner`.
+    pub(crate) fn io(&self) -> &S {
+        match &self.source {
+            Some(s) => s,
+            None => unreachable!("PollEvented source taken before drop"),
+        }
+    }
+
+    /// Deregisters and hands back the source.
+    pub(crate) fn into_inner(mut self) -> S {
+        let mut source = match self.source.take() {
+            Some(s) => s,
+            None => unreachable!("PollEvented source taken twice"),
+        };
+        self.registration.deregister(&mut source);
+        source
+    }
+}
+
+impl<S: Source> Drop for PollEvented<S> {
+    fn drop(&mut self) {
+        if let Some(mut source) = self.source.take() {
+            self.registration.deregister(&mut source);
+        }
+    }
+}
+
+impl<S: Source + std::fmt::Debug> std::fmt::Debug for PollEvented<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollEvented")
+            .field("source", &self.source)
+            .field("registration", &self.registration)
+            .finish()
+    }
+}
