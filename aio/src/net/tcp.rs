@@ -37,7 +37,7 @@ impl Default for BindOptions {
 /// A listening TCP socket.
 ///
 /// ```no_run
-/// # aio::run(async {
+/// # async fn serve() -> std::io::Result<()> {
 /// let listener = aio::net::TcpListener::bind("127.0.0.1:8000".parse().unwrap())?;
 /// loop {
 ///     let (stream, peer) = listener.accept().await?;
@@ -51,7 +51,8 @@ impl Default for BindOptions {
 ///         println!("{peer} left");
 ///     });
 /// }
-/// # Ok::<(), std::io::Error>(()) });
+/// # }
+/// # aio::run(async { serve().await.unwrap() });
 /// ```
 pub struct TcpListener {
     io: PollEvented<mio::net::TcpListener>,
@@ -370,10 +371,6 @@ impl TcpStream {
     /// The OS's error.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.io.io().take_error()
-    }
-
-    pub(crate) fn evented(&self) -> &PollEvented<mio::net::TcpStream> {
-        &self.io
     }
 
     pub(crate) fn into_evented(self) -> PollEvented<mio::net::TcpStream> {

@@ -117,10 +117,6 @@ impl UdpSocket {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.io().peer_addr()
     }
-
-    pub(crate) fn evented(&self) -> &PollEvented<mio::net::UdpSocket> {
-        &self.io
-    }
 }
 
 impl fmt::Debug for UdpSocket {

@@ -363,8 +363,13 @@ impl Core {
                 }
             }
         }
-        self.callbacks.borrow_mut().clear();
-        self.timers.borrow_mut().clear();
+        let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
+        drop(callbacks);
+        // Dropped outside the borrow: a timer's closure may own a `Sleep`,
+        // whose destructor borrows the timers again.
+        let timers = std::mem::replace(&mut *self.timers.borrow_mut(), Timers::new());
+        drop(timers);
+        self.reactor.clear_handlers();
         if let Some(pool) = self.blocking.borrow_mut().take() {
             pool.shutdown();
         }

@@ -172,36 +172,43 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     ///
     /// Dropping the `join` future cancels every child, as leaving an
     /// `async with TaskGroup()` block by cancellation does.
-    pub async fn join(self) -> Result<Vec<T>, GroupError<E>> {
-        let mut cancel_all = CancelOnDrop {
+    pub fn join(self) -> impl Future<Output = Result<Vec<T>, GroupError<E>>> {
+        // The guard is armed here, before the first poll: as an `async fn`
+        // it was created only when the body started, so dropping a `join`
+        // that was never polled detached the children instead of
+        // cancelling them.
+        let cancel_all = CancelOnDrop {
             state: self.state.clone(),
             armed: true,
         };
-        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
-        let mut outcomes = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            outcomes.push(task.await);
-        }
-        cancel_all.armed = false;
-        let first = self.state.borrow().first_failure;
-        if let Some(index) = first {
-            let outcome = outcomes.into_iter().nth(index);
-            return Err(outcome
-                .and_then(GroupError::from_outcome)
-                .unwrap_or(GroupError::Cancelled));
-        }
-        let mut values = Vec::with_capacity(outcomes.len());
-        for outcome in outcomes {
-            match outcome {
-                Ok(Ok(v)) => values.push(v),
-                other => {
-                    if let Some(e) = GroupError::from_outcome(other) {
-                        return Err(e);
+        async move {
+            let mut cancel_all = cancel_all;
+            let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+            let mut outcomes = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                outcomes.push(task.await);
+            }
+            cancel_all.armed = false;
+            let first = self.state.borrow().first_failure;
+            if let Some(index) = first {
+                let outcome = outcomes.into_iter().nth(index);
+                return Err(outcome
+                    .and_then(GroupError::from_outcome)
+                    .unwrap_or(GroupError::Cancelled));
+            }
+            let mut values = Vec::with_capacity(outcomes.len());
+            for outcome in outcomes {
+                match outcome {
+                    Ok(Ok(v)) => values.push(v),
+                    other => {
+                        if let Some(e) = GroupError::from_outcome(other) {
+                            return Err(e);
+                        }
                     }
                 }
             }
+            Ok(values)
         }
-        Ok(values)
     }
 }
 

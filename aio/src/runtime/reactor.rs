@@ -120,6 +120,19 @@ impl Reactor {
         self.remote_woken.replace(false)
     }
 
+    /// Drops every readiness handler. Handlers and the transports they
+    /// drive hold each other; a loop closing with connections still open
+    /// breaks those cycles here so their memory and sockets are freed.
+    pub(crate) fn clear_handlers(&self) {
+        let handlers: Vec<_> = self
+            .sources
+            .borrow()
+            .iter()
+            .filter_map(|(_, s)| s.handler.borrow_mut().take())
+            .collect();
+        drop(handlers);
+    }
+
     /// Waits for events (at most `timeout`; `None` waits until one comes)
     /// and dispatches them.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<()> {
@@ -231,6 +244,21 @@ impl Registration {
         })
     }
 
+    /// A registration that epoll refused (regular files): always ready,
+    /// since reading or writing a file never waits for the network.
+    pub(crate) fn always_ready() -> Self {
+        Registration {
+            key: usize::MAX,
+            state: Rc::new(IoState {
+                readiness: Cell::new(ready::READABLE | ready::WRITABLE),
+                reader: RefCell::new(None),
+                writer: RefCell::new(None),
+                handler: RefCell::new(None),
+            }),
+            core: Weak::new(),
+        }
+    }
+
     pub(crate) fn state(&self) -> &IoState {
         &self.state
     }
@@ -267,6 +295,9 @@ impl Registration {
 
     /// Forgets readiness in `dir` after `WouldBlock` (or a short read).
     pub(crate) fn clear_ready(&self, dir: Direction) {
+        if self.key == usize::MAX {
+            return; // always ready: no event would ever set it again
+        }
         let bits = match dir {
             Direction::Read => ready::READABLE,
             Direction::Write => ready::WRITABLE,
@@ -354,6 +385,28 @@ impl<S: Source> PollEvented<S> {
         match &self.source {
             Some(s) => s,
             None => unreachable!("PollEvented source taken before drop"),
+        }
+    }
+
+    /// Registers `source`, or, where epoll refuses it with `EPERM` (a
+    /// regular file), wraps it as always ready.
+    pub(crate) fn new_or_always_ready(mut source: S, initial: u8) -> io::Result<(Self, bool)> {
+        match Registration::new(&mut source, initial) {
+            Ok(registration) => Ok((
+                PollEvented {
+                    source: Some(source),
+                    registration,
+                },
+                false,
+            )),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok((
+                PollEvented {
+                    source: Some(source),
+                    registration: Registration::always_ready(),
+                },
+                true,
+            )),
+            Err(e) => Err(e),
         }
     }
 

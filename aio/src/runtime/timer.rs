@@ -135,14 +135,9 @@ impl Timers {
     }
 
     /// Whether the timer is still armed.
+    #[cfg(test)]
     pub(crate) fn is_armed(&self, id: TimerId) -> bool {
         self.entries.get(id.key).is_some_and(|e| e.seq == id.seq)
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.heap.clear();
-        self.entries.clear();
-        self.dead = 0;
     }
 
     #[cfg(test)]

@@ -1,0 +1,140 @@
+//! `create_connection` (asyncio's `loop.create_connection`).
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::rc::Rc;
+
+use super::socket::Conn;
+use super::{start_transport, Protocol, StreamSocket, Transport};
+use crate::net::{TcpStream, UnixStream};
+use crate::runtime::reactor::{ready, PollEvented};
+
+/// Reaches a connection's protocol from outside its callbacks (the
+/// `protocol` of asyncio's `transport, protocol = await
+/// loop.create_connection(...)`). The protocol is gone once
+/// `connection_lost` has run.
+pub struct ProtocolHandle<P> {
+    conn: Rc<dyn ProtocolCell<P>>,
+}
+
+trait ProtocolCell<P> {
+    fn with_dyn(&self, f: &mut dyn FnMut(&mut P));
+}
+
+impl<P: Protocol, S: StreamSocket> ProtocolCell<P> for Conn<P, S> {
+    fn with_dyn(&self, f: &mut dyn FnMut(&mut P)) {
+        self.with_protocol(f);
+    }
+}
+
+impl<P: Protocol> ProtocolHandle<P> {
+    pub(crate) fn new<S: StreamSocket>(conn: Rc<Conn<P, S>>) -> Self {
+        ProtocolHandle { conn }
+    }
+
+    /// Runs `f` on the protocol. `None` once the connection is lost, or
+    /// when called from inside one of this protocol's own callbacks.
+    pub fn with<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.conn.with_dyn(&mut |p| {
+            if let Some(f) = f.take() {
+                out = Some(f(p));
+            }
+        });
+        out
+    }
+}
+
+impl<P> fmt::Debug for ProtocolHandle<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProtocolHandle")
+    }
+}
+
+/// Connects to `host:port` and runs a protocol from `factory` on the
+/// connection. Resolution happens off the loop; each address is tried in
+/// turn. `connection_made` has run when this returns.
+///
+/// The usual way to get a result out of the protocol is a
+/// [`oneshot`](crate::sync::oneshot) channel it completes:
+///
+/// ```no_run
+/// use aio::sync::oneshot;
+/// use aio::transport::{Protocol, Transport};
+///
+/// struct Get { reply: Vec<u8>, done: Option<oneshot::Sender<Vec<u8>>> }
+///
+/// impl Protocol for Get {
+///     fn connection_made(&mut self, t: &Transport) {
+///         t.write(b"GET / HTTP/1.0\r\n\r\n");
+///     }
+///     fn data_received(&mut self, data: &[u8]) {
+///         self.reply.extend_from_slice(data);
+///     }
+///     fn connection_lost(&mut self, _: Option<std::io::Error>) {
+///         if let Some(tx) = self.done.take() {
+///             let _ = tx.send(std::mem::take(&mut self.reply));
+///         }
+///     }
+/// }
+///
+/// aio::run(async {
+///     let (tx, rx) = oneshot::channel();
+///     let mut tx = Some(tx);
+///     let factory = move || Get { reply: Vec::new(), done: tx.take() };
+///     aio::transport::create_connection(factory, "127.0.0.1", 8000).await?;
+///     let reply = rx.await.unwrap_or_default();
+///     println!("{}", String::from_utf8_lossy(&reply));
+///     Ok::<(), std::io::Error>(())
+/// }).unwrap();
+/// ```
+///
+/// # Errors
+///
+/// Resolution failure or the last address's connect error, naming it.
+pub async fn create_connection<F, P>(
+    factory: F,
+    host: &str,
+    port: u16,
+) -> io::Result<(Transport, ProtocolHandle<P>)>
+where
+    F: FnOnce() -> P,
+    P: Protocol,
+{
+    let stream = TcpStream::connect(host, port).await?;
+    // Hand the socket from the task-driven layer to the callback-driven
+    // one; the registration is redone with the transport as its handler.
+    let io = stream.into_evented().into_inner();
+    finish(io, factory())
+}
+
+/// Connects to the Unix socket at `path` and runs a protocol on it.
+///
+/// # Errors
+///
+/// The connect error, naming the path.
+pub async fn create_unix_connection<F, P>(
+    factory: F,
+    path: impl AsRef<Path>,
+) -> io::Result<(Transport, ProtocolHandle<P>)>
+where
+    F: FnOnce() -> P,
+    P: Protocol,
+{
+    let stream = UnixStream::connect(path).await?;
+    let io = stream.into_evented().into_inner();
+    finish(io, factory())
+}
+
+fn finish<P: Protocol, S: StreamSocket>(
+    socket: S,
+    protocol: P,
+) -> io::Result<(Transport, ProtocolHandle<P>)> {
+    let io = PollEvented::new(socket, ready::WRITABLE)?;
+    // Data may already have arrived before the new registration; its edge
+    // went to the old one, so try a read at once.
+    let (transport, conn) = start_transport(io, protocol, true, None)?;
+    Ok((transport, ProtocolHandle::new(conn)))
+}
