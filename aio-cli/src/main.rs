@@ -1,1 +1,43 @@
-fn main() {}
+//! `aio`: asyncio's networking apps on the aio event loop.
+//!
+//! One subcommand per app (`echo`, `chat`, `get`, `connect`, `delay`,
+//! `sql`), each in its own module; `server` is the harness the servers
+//! share. Results go to stdout, logs to stderr (`RUST_LOG` filters them,
+//! `info` by default).
+
+mod cli;
+mod echo;
+mod server;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Echo(args) => echo::run(args),
+        other => not_implemented(other.name()),
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+}
+
+/// The apps whose module has not landed yet.
+fn not_implemented(app: &str) -> ExitCode {
+    eprintln!("aio {app}: not implemented yet");
+    ExitCode::from(2)
+}

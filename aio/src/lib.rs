@@ -36,11 +36,17 @@
 
 pub mod net;
 pub mod runtime;
+pub mod signal;
+pub mod streams;
+pub mod sync;
 pub mod time;
+pub mod transport;
 
 pub use aio_macros::{main, test};
 pub use runtime::{
     all_tasks, call_later, call_soon, current_task, run, set_error_handler, spawn, spawn_blocking,
     yield_now, GroupError, Handle, Runtime, Task, TaskError, TaskGroup, TaskRef, TimerHandle,
 };
+pub use streams::{open_connection, start_server};
 pub use time::{sleep, sleep_until, timeout, Elapsed};
+pub use transport::{create_connection, create_server};

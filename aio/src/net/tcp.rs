@@ -283,7 +283,7 @@ impl TcpStream {
     /// Polls a read.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let reg = self.io.registration();
-        let res = reg.poll_io(cx, Direction::Read, || (&*self.io.io()).read(buf));
+        let res = reg.poll_io(cx, Direction::Read, || self.io.io().read(buf));
         if let Poll::Ready(Ok(n)) = res {
             // A short read drained the receive queue; the next arrival
             // raises a new edge, so skip the EAGAIN read that would say so.
@@ -297,7 +297,7 @@ impl TcpStream {
     /// Polls a write.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let reg = self.io.registration();
-        let res = reg.poll_io(cx, Direction::Write, || (&*self.io.io()).write(buf));
+        let res = reg.poll_io(cx, Direction::Write, || self.io.io().write(buf));
         if let Poll::Ready(Ok(n)) = res {
             if n < buf.len() {
                 reg.clear_ready(Direction::Write);
@@ -313,9 +313,7 @@ impl TcpStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let reg = self.io.registration();
-        reg.poll_io(cx, Direction::Write, || {
-            (&*self.io.io()).write_vectored(bufs)
-        })
+        reg.poll_io(cx, Direction::Write, || self.io.io().write_vectored(bufs))
     }
 
     /// Shuts down one or both directions; `Shutdown::Write` sends EOF

@@ -134,13 +134,13 @@ impl UnixStream {
     /// Polls a read.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let reg = self.io.registration();
-        reg.poll_io(cx, Direction::Read, || (&*self.io.io()).read(buf))
+        reg.poll_io(cx, Direction::Read, || self.io.io().read(buf))
     }
 
     /// Polls a write.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let reg = self.io.registration();
-        reg.poll_io(cx, Direction::Write, || (&*self.io.io()).write(buf))
+        reg.poll_io(cx, Direction::Write, || self.io.io().write(buf))
     }
 
     /// Polls a vectored write.
@@ -150,9 +150,7 @@ impl UnixStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let reg = self.io.registration();
-        reg.poll_io(cx, Direction::Write, || {
-            (&*self.io.io()).write_vectored(bufs)
-        })
+        reg.poll_io(cx, Direction::Write, || self.io.io().write_vectored(bufs))
     }
 
     /// Shuts down one or both directions.

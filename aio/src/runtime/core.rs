@@ -38,6 +38,9 @@ const MAX_TASKS_PER_STEP: usize = 256;
 /// What a task is made of: its future, its completion sink, and a handle.
 pub(crate) type SpawnParts<H> = (Pin<Box<dyn Future<Output = ()>>>, Rc<dyn Completion>, H);
 
+/// A `call_soon` callback and the flag its handle sets to cancel it.
+type Callback = (Rc<Cell<bool>>, Box<dyn FnOnce()>);
+
 /// A task as the loop holds it.
 struct TaskSlot {
     /// `None` while the task is being polled, so the table is not borrowed
@@ -62,7 +65,7 @@ pub(crate) struct Core {
     /// Keys of tasks to poll, in wake order.
     ready: RefCell<VecDeque<usize>>,
     /// `call_soon` callbacks, with their cancelled flags.
-    callbacks: RefCell<VecDeque<(Rc<Cell<bool>>, Box<dyn FnOnce()>)>>,
+    callbacks: RefCell<VecDeque<Callback>>,
     /// Timers: sleeps, timeouts and `call_later`.
     pub(crate) timers: RefCell<Timers>,
     /// Readiness from the OS.
@@ -200,20 +203,23 @@ impl Core {
             shared: self.shared.clone(),
         });
         let waker = Waker::from(main_waker.clone());
-        let mut future = std::pin::pin!(future);
-        let mut main_ready = true;
-        let output = loop {
-            if main_ready {
-                main_waker.scheduled.store(false, Ordering::Release);
-                context::reset_budget();
-                let mut cx = Context::from_waker(&waker);
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                    break out;
+        // The block ends the pinned future's life before `shutdown`, so
+        // what it owns (sockets, timers) is released while the loop exists.
+        let output = {
+            let mut future = std::pin::pin!(future);
+            let mut main_ready = true;
+            loop {
+                if main_ready {
+                    main_waker.scheduled.store(false, Ordering::Release);
+                    context::reset_budget();
+                    let mut cx = Context::from_waker(&waker);
+                    if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                        break out;
+                    }
                 }
+                main_ready = self.run_once();
             }
-            main_ready = self.run_once();
         };
-        drop(future);
         self.shutdown();
         output
     }

@@ -122,9 +122,7 @@ impl Timers {
             if deadline > now {
                 return None;
             }
-            let Some(Reverse((_, _, key))) = self.heap.pop() else {
-                return None;
-            };
+            let Reverse((_, _, key)) = self.heap.pop()?;
             let entry = self.entries.remove(key);
             match entry.action {
                 Action::Wake(Some(w)) => return Some(Fired::Wake(w)),

@@ -1,0 +1,460 @@
+//! The harness every `aio` server shares (seed 001's final listing, grown
+//! up): bind, announce, accept, and shut down gracefully.
+//!
+//! - Prints exactly one line to stdout, `listening on IP:PORT`, once every
+//!   worker is listening; logs go to stderr.
+//! - Accepts in a loop and runs each connection as its own task. An accept
+//!   error never ends the server: `ECONNABORTED` and friends are retried
+//!   at once; running out of descriptors or memory pauses accepting for
+//!   [`ACCEPT_PAUSE`], logged once per burst, so the loop never spins.
+//! - On SIGINT or SIGTERM it stops accepting (the listener closes), gives
+//!   the open connections up to the grace period, returns as soon as they
+//!   have all finished, and cuts the rest when the grace ends. A second
+//!   SIGINT exits at once, with status 130.
+//! - With several workers, each runs this on its own loop and thread,
+//!   bound to the same port with `SO_REUSEPORT`; with port 0 the first
+//!   bind picks the port. Every worker sees every signal and drains its
+//!   own connections.
+//!
+//! An app gives the harness a connection handler, an `async` function of
+//! the accepted [`TcpStream`]; a layer above the socket layer wraps the
+//! stream in its own types inside the handler (asyncio's
+//! `connect_accepted_socket`). Dropping the handler's future must close
+//! the connection: that is how the grace period cuts it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::{poll_fn, Future};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use aio::net::{BindOptions, TcpListener, TcpStream};
+use aio::signal::{Signal, Signals};
+use aio::TaskRef;
+
+/// How long accepting pauses after `EMFILE`, `ENFILE`, `ENOBUFS` or
+/// `ENOMEM` (asyncio pauses a whole second; connections that arrive
+/// meanwhile wait in the backlog).
+pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// How long a worker waits for the others to bind before giving up.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The exit status of a forced exit (a second SIGINT): 128 + SIGINT, as a
+/// shell reports a process killed by Ctrl-C.
+const FORCED_EXIT: i32 = 130;
+
+/// What the harness needs to know about a server.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// The app's name, for messages (`aio echo: ...`).
+    pub(crate) app: &'static str,
+    /// Host to bind (resolved off the loop).
+    pub(crate) host: String,
+    /// Port to bind; 0 lets the kernel pick.
+    pub(crate) port: u16,
+    /// Loops (threads) serving the port.
+    pub(crate) workers: usize,
+    /// How long open connections may go on after a stop signal.
+    pub(crate) grace: Duration,
+}
+
+/// Runs a server until a stop signal and returns the process's exit
+/// status. `make_handler(worker)` runs once on each worker's thread and
+/// returns that worker's connection handler, so handlers may hold `Rc`
+/// state.
+pub(crate) fn serve<M, H, F>(config: Config, make_handler: M) -> ExitCode
+where
+    M: Fn(usize) -> H + Send + Sync + 'static,
+    H: Fn(TcpStream, SocketAddr) -> F + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    let runtime = match aio::Runtime::builder().workers(config.workers).build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aio {}: cannot start the event loop: {e}", config.app);
+            return ExitCode::FAILURE;
+        }
+    };
+    let startup = Arc::new(Startup::default());
+    let app = config.app;
+    let results = runtime.run_workers(move |worker| {
+        let handler = make_handler(worker);
+        run_worker(worker, config.clone(), startup.clone(), handler)
+    });
+    let mut status = ExitCode::SUCCESS;
+    for (worker, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => {
+                eprintln!("aio {app}: {message}");
+                status = ExitCode::FAILURE;
+            }
+            Err(panic) => {
+                eprintln!("aio {app}: worker {worker} panicked: {panic}");
+                status = ExitCode::FAILURE;
+            }
+        }
+    }
+    status
+}
+
+/// One worker: bind, wait for the others, serve until a signal, drain.
+/// `Err` carries a message for the user; a worker that stops because
+/// another one failed returns `Ok`.
+async fn run_worker<H, F>(
+    worker: usize,
+    config: Config,
+    startup: Arc<Startup>,
+    handler: H,
+) -> Result<(), String>
+where
+    H: Fn(TcpStream, SocketAddr) -> F + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    // Hooked first, so a signal during start-up is not lost.
+    let mut signals = Signals::new(&[Signal::Int, Signal::Term])
+        .map_err(|e| format!("cannot listen for signals: {e}"))?;
+    let Some(listener) = bind(worker, &config, &startup).await? else {
+        return Ok(());
+    };
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    if !startup.clone().wait_all_bound(config.workers).await {
+        return Ok(()); // another worker failed and says why
+    }
+    if worker == 0 {
+        announce(addr);
+    }
+
+    let tracker = Rc::new(Tracker::default());
+    let acceptor = aio::spawn(accept_loop(listener, handler, tracker.clone()));
+    acceptor.set_name(format!("accept {addr}"));
+
+    let signal = signals.recv().await;
+    acceptor.cancel();
+    let _ = acceptor.await; // the listener is closed once this returns
+    let what = signal.map_or_else(|| "the loop closing".to_owned(), |s| s.to_string());
+    tracing::info!(
+        worker,
+        "{what} received: no longer accepting; {} open connection(s) get up to {:?} to finish",
+        tracker.len(),
+        config.grace
+    );
+    drain(worker, &tracker, &mut signals, config.grace).await;
+    Ok(())
+}
+
+/// Binds this worker's listener: worker 0 resolves the host and picks the
+/// port, the others bind the address it got. `Ok(None)`: another worker
+/// failed first.
+async fn bind(
+    worker: usize,
+    config: &Config,
+    startup: &Arc<Startup>,
+) -> Result<Option<TcpListener>, String> {
+    let options = BindOptions {
+        // Only shared when there are workers to share with: on a lone
+        // server SO_REUSEPORT would let a second server bind the same port
+        // silently instead of failing with "address in use".
+        reuse_port: config.workers > 1,
+        ..BindOptions::default()
+    };
+    let bound = if worker == 0 {
+        TcpListener::bind_host(&config.host, config.port, &options).await
+    } else {
+        let Some(addr) = startup.clone().first_addr().await else {
+            return Ok(None);
+        };
+        TcpListener::bind_with(addr, &options)
+    };
+    match bound.and_then(|l| l.local_addr().map(|a| (l, a))) {
+        Ok((listener, addr)) => {
+            startup.bound(addr);
+            Ok(Some(listener))
+        }
+        Err(e) => {
+            startup.fail();
+            Err(format!(
+                "cannot listen on {}:{}: {e}",
+                config.host, config.port
+            ))
+        }
+    }
+}
+
+/// Prints the one line of stdout.
+fn announce(addr: SocketAddr) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = writeln!(out, "listening on {addr}").and_then(|()| out.flush()) {
+        tracing::error!("cannot write to stdout: {e}");
+    }
+    tracing::info!("listening on {addr}");
+}
+
+/// Accepts until cancelled, a task per connection.
+async fn accept_loop<H, F>(listener: TcpListener, handler: H, tracker: Rc<Tracker>)
+where
+    H: Fn(TcpStream, SocketAddr) -> F,
+    F: Future<Output = ()> + 'static,
+{
+    // Set while accept keeps failing, so a burst is logged once.
+    let mut failing = false;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                failing = false;
+                tracing::debug!("connection from {peer}");
+                tracker.spawn(peer, handler(stream, peer));
+            }
+            Err(e) if is_transient(&e) => {
+                tracing::debug!("accept: {e} (retrying)");
+            }
+            Err(e) => {
+                if !failing {
+                    let kind = if is_exhaustion(&e) {
+                        "out of resources"
+                    } else {
+                        "unexpected error"
+                    };
+                    tracing::warn!(
+                        "accept: {e} ({kind}); pausing accepts for {ACCEPT_PAUSE:?} while this lasts"
+                    );
+                    failing = true;
+                }
+                aio::sleep(ACCEPT_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// Errors about one pending connection, not the listener: retry at once.
+fn is_transient(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+    ) || [Errno::PROTO, Errno::PERM]
+        .iter()
+        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
+
+/// The process or system is out of something accepting needs.
+fn is_exhaustion(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+        .iter()
+        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
+
+/// How draining ended.
+enum Drained {
+    /// Every connection finished on its own.
+    Finished,
+    /// The grace period ran out first.
+    GraceOver,
+}
+
+/// Waits for the connections to finish, the grace period to end, or a
+/// second SIGINT (which exits the process at once).
+async fn drain(worker: usize, tracker: &Rc<Tracker>, signals: &mut Signals, grace: Duration) {
+    let mut deadline = aio::sleep(grace);
+    let outcome = poll_fn(|cx| {
+        if tracker.is_empty() {
+            return Poll::Ready(Drained::Finished);
+        }
+        tracker.set_waker(cx.waker());
+        if Pin::new(&mut deadline).poll(cx).is_ready() {
+            return Poll::Ready(Drained::GraceOver);
+        }
+        while let Poll::Ready(Some(signal)) = signals.poll_recv(cx) {
+            if signal == Signal::Int {
+                tracing::warn!(worker, "second {signal}: exiting now");
+                std::process::exit(FORCED_EXIT);
+            }
+            tracing::info!(worker, "{signal} ignored: already shutting down");
+        }
+        Poll::Pending
+    })
+    .await;
+    match outcome {
+        Drained::Finished => tracing::info!(worker, "all connections finished"),
+        Drained::GraceOver => {
+            tracing::info!(
+                worker,
+                "grace period over: closing {} connection(s)",
+                tracker.len()
+            );
+            tracker.cancel_all();
+            // Cancelled tasks are dropped, closing their sockets, at the
+            // loop's next step.
+            poll_fn(|cx| {
+                if tracker.is_empty() {
+                    return Poll::Ready(());
+                }
+                tracker.set_waker(cx.waker());
+                Poll::Pending
+            })
+            .await;
+        }
+    }
+}
+
+/// The connections of one worker, so shutdown can wait for them and cut
+/// them.
+#[derive(Default)]
+struct Tracker {
+    /// Live connection tasks, by an id of the tracker's own.
+    tasks: RefCell<HashMap<u64, TaskRef>>,
+    /// The next id.
+    next_id: Cell<u64>,
+    /// The drain waiting for the set to shrink.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Tracker {
+    /// Runs `conn` as a task that leaves the set when it ends, however it
+    /// ends (finished, cancelled or panicked).
+    fn spawn(self: &Rc<Self>, peer: SocketAddr, conn: impl Future<Output = ()> + 'static) {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let guard = Leave {
+            tracker: self.clone(),
+            id,
+        };
+        let task = aio::spawn(async move {
+            let _leave = guard;
+            conn.await;
+        });
+        task.set_name(format!("connection {peer}"));
+        self.tasks.borrow_mut().insert(id, task.task_ref());
+        // Dropping the handle detaches the task; the tracker's `TaskRef`
+        // can still cancel it.
+    }
+
+    fn len(&self) -> usize {
+        self.tasks.borrow().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.borrow().is_empty()
+    }
+
+    fn set_waker(&self, waker: &Waker) {
+        let mut slot = self.waker.borrow_mut();
+        match slot.as_ref() {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    fn cancel_all(&self) {
+        let tasks: Vec<TaskRef> = self.tasks.borrow().values().cloned().collect();
+        for task in tasks {
+            task.cancel();
+        }
+    }
+}
+
+/// Removes a connection from its tracker when its future is dropped.
+struct Leave {
+    /// The set to leave.
+    tracker: Rc<Tracker>,
+    /// This connection's id in it.
+    id: u64,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        let removed = self.tracker.tasks.borrow_mut().remove(&self.id);
+        drop(removed);
+        let waker = self.tracker.waker.borrow_mut().take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// Start-up shared by the workers: the port worker 0 got, and how many
+/// have bound (a barrier that a failure opens for everyone).
+#[derive(Default)]
+struct Startup {
+    /// What the workers have done so far.
+    state: Mutex<StartState>,
+    /// Signalled on every change of `state`.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct StartState {
+    /// The address worker 0 bound.
+    addr: Option<SocketAddr>,
+    /// Workers listening so far.
+    bound: usize,
+    /// Set when any worker could not bind.
+    failed: bool,
+}
+
+impl Startup {
+    fn bound(&self, addr: SocketAddr) {
+        let mut state = self.lock();
+        state.addr.get_or_insert(addr);
+        state.bound += 1;
+        self.changed.notify_all();
+    }
+
+    fn fail(&self) {
+        self.lock().failed = true;
+        self.changed.notify_all();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StartState> {
+        // A poisoned lock only means another worker panicked while holding
+        // it; the state itself is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits, off the loop, until `ready` holds or a worker failed; returns
+    /// the state's view then, or `None` after a failure or a time-out.
+    async fn wait_for<R: Send + 'static>(
+        self: Arc<Self>,
+        ready: impl Fn(&StartState) -> Option<R> + Send + 'static,
+    ) -> Option<R> {
+        let waited = aio::spawn_blocking(move || {
+            let state = self.lock();
+            let (state, _) = self
+                .changed
+                .wait_timeout_while(state, STARTUP_TIMEOUT, |s| !s.failed && ready(s).is_none())
+                .unwrap_or_else(|p| p.into_inner());
+            if state.failed {
+                None
+            } else {
+                ready(&state)
+            }
+        })
+        .await;
+        waited.ok().flatten()
+    }
+
+    /// The address worker 0 bound, once it has.
+    async fn first_addr(self: Arc<Self>) -> Option<SocketAddr> {
+        self.wait_for(|s| s.addr).await
+    }
+
+    /// True once all `workers` are listening; false if one failed.
+    async fn wait_all_bound(self: Arc<Self>, workers: usize) -> bool {
+        if workers <= 1 {
+            return true;
+        }
+        self.wait_for(move |s| (s.bound >= workers).then_some(()))
+            .await
+            .is_some()
+    }
+}

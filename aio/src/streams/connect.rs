@@ -1,0 +1,188 @@
+//! `open_connection` and `start_server` (asyncio's stream functions): a
+//! transport with a stream protocol, handed out as a reader and a writer.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::rc::Rc;
+
+use super::protocol::{StreamProtocol, WriterState};
+use super::reader::{StreamReader, DEFAULT_LIMIT};
+use super::writer::StreamWriter;
+use crate::net::BindOptions;
+use crate::runtime::spawn;
+use crate::transport::{self, Server, ServerOptions, Transport};
+
+/// Settings shared by the stream functions.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// The reader's limit (default 64 KiB): the longest line `readline`
+    /// accepts; the transport pauses when twice this is buffered.
+    pub limit: usize,
+    /// Listening socket options (servers only).
+    pub bind: BindOptions,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            limit: DEFAULT_LIMIT,
+            bind: BindOptions::default(),
+        }
+    }
+}
+
+fn parts(limit: usize) -> (StreamReader, Rc<RefCell<WriterState>>) {
+    (StreamReader::with_limit(limit), Rc::default())
+}
+
+/// Connects to `host:port` (resolved off the loop) and returns a reader
+/// and a writer (asyncio's `open_connection`).
+///
+/// ```no_run
+/// aio::run(async {
+///     let (mut reader, writer) = aio::open_connection("127.0.0.1", 8000).await?;
+///     writer.write(b"hello\n");
+///     writer.drain().await?;
+///     let line = reader.readline().await?;
+///     println!("{}", String::from_utf8_lossy(&line));
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// }).unwrap();
+/// ```
+///
+/// # Errors
+///
+/// Resolution or connect failure, naming the address.
+pub async fn open_connection(host: &str, port: u16) -> io::Result<(StreamReader, StreamWriter)> {
+    open_connection_with(host, port, &StreamOptions::default()).await
+}
+
+/// [`open_connection`] with options.
+///
+/// # Errors
+///
+/// As [`open_connection`].
+pub async fn open_connection_with(
+    host: &str,
+    port: u16,
+    options: &StreamOptions,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    let (reader, writer_state) = parts(options.limit);
+    let protocol = StreamProtocol::new(reader.shared(), writer_state.clone(), None);
+    let (transport, _) = transport::create_connection(move || protocol, host, port).await?;
+    Ok((reader, StreamWriter::new(transport, writer_state)))
+}
+
+/// Connects to the Unix socket at `path`.
+///
+/// # Errors
+///
+/// The connect error, naming the path.
+pub async fn open_unix_connection(
+    path: impl AsRef<Path>,
+) -> io::Result<(StreamReader, StreamWriter)> {
+    let (reader, writer_state) = parts(DEFAULT_LIMIT);
+    let protocol = StreamProtocol::new(reader.shared(), writer_state.clone(), None);
+    let (transport, _) = transport::create_unix_connection(move || protocol, path).await?;
+    Ok((reader, StreamWriter::new(transport, writer_state)))
+}
+
+/// Builds the per-connection protocol of a stream server: on connection it
+/// spawns `client_connected(reader, writer)` as a task.
+fn server_factory<H, Fut>(handler: H, limit: usize) -> impl Fn() -> StreamProtocol + 'static
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let handler = Rc::new(handler);
+    move || {
+        let (reader, writer_state) = parts(limit);
+        let reader_state = reader.shared();
+        let handler = handler.clone();
+        let ws = writer_state.clone();
+        let on_connect = Box::new(move |transport: &Transport| {
+            let writer = StreamWriter::new(transport.clone(), ws);
+            // Detached: the connection lives as long as the handler runs;
+            // a panic in it is reported by the loop.
+            drop(spawn(handler(reader, writer)));
+        });
+        StreamProtocol::new(reader_state, writer_state, Some(on_connect))
+    }
+}
+
+/// Starts a TCP server that runs `client_connected(reader, writer)` as a
+/// task for each connection (asyncio's `start_server`). When the task ends
+/// and drops its writer, the connection closes.
+///
+/// ```no_run
+/// use aio::streams::{StreamReader, StreamWriter};
+///
+/// async fn echo(mut reader: StreamReader, writer: StreamWriter) {
+///     while let Ok(line) = reader.readline().await {
+///         if line.is_empty() {
+///             break;
+///         }
+///         writer.write(&line);
+///         if writer.drain().await.is_err() {
+///             break;
+///         }
+///     }
+/// }
+///
+/// aio::run(async {
+///     let server = aio::start_server(echo, "127.0.0.1", 8000).await?;
+///     server.serve_forever().await;
+///     Ok::<(), std::io::Error>(())
+/// }).unwrap();
+/// ```
+///
+/// # Errors
+///
+/// Resolution or bind failure, naming the address.
+pub async fn start_server<H, Fut>(client_connected: H, host: &str, port: u16) -> io::Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    start_server_with(client_connected, host, port, &StreamOptions::default()).await
+}
+
+/// [`start_server`] with options (limit, backlog, `SO_REUSEPORT`).
+///
+/// # Errors
+///
+/// As [`start_server`].
+pub async fn start_server_with<H, Fut>(
+    client_connected: H,
+    host: &str,
+    port: u16,
+    options: &StreamOptions,
+) -> io::Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let factory = server_factory(client_connected, options.limit);
+    let server_options = ServerOptions {
+        bind: options.bind.clone(),
+        start_serving: true,
+    };
+    transport::create_server_with(factory, host, port, &server_options).await
+}
+
+/// Starts a Unix-socket stream server at `path`.
+///
+/// # Errors
+///
+/// Bind failure, naming the path.
+pub async fn start_unix_server<H, Fut>(
+    client_connected: H,
+    path: impl AsRef<Path>,
+) -> io::Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    transport::create_unix_server(server_factory(client_connected, DEFAULT_LIMIT), path).await
+}
