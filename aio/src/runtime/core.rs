@@ -203,29 +203,40 @@ impl Core {
             shared: self.shared.clone(),
         });
         let waker = Waker::from(main_waker.clone());
-        // The block ends the pinned future's life before `shutdown`, so
-        // what it owns (sockets, timers) is released while the loop exists.
-        let output = {
+        let mut output = None;
+        {
+            // Pinned in this block so it is dropped before `shutdown`, while
+            // the loop still exists for what it owns (sockets, timers).
             let mut future = std::pin::pin!(future);
-            let mut main_ready = true;
-            loop {
-                if main_ready {
-                    main_waker.scheduled.store(false, Ordering::Release);
-                    context::reset_budget();
-                    let mut cx = Context::from_waker(&waker);
-                    if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                        break out;
+            // Polled in wake order like any task, so the main future sees
+            // the world as a spawned task would.
+            let mut poll_main = || {
+                main_waker.scheduled.store(false, Ordering::Release);
+                context::reset_budget();
+                let mut cx = Context::from_waker(&waker);
+                match future.as_mut().poll(&mut cx) {
+                    Poll::Ready(out) => {
+                        output = Some(out);
+                        true
                     }
+                    Poll::Pending => false,
                 }
-                main_ready = self.run_once();
+            };
+            let mut done = poll_main();
+            while !done {
+                done = self.run_once(&mut poll_main);
             }
+        }
+        let Some(output) = output else {
+            unreachable!("the loop only stops once the main future is ready")
         };
         self.shutdown();
         output
     }
 
-    /// One step of the loop. Returns true when the main future was woken.
-    fn run_once(&self) -> bool {
+    /// One step of the loop. `poll_main` polls the main future when it is
+    /// woken and says whether it finished; so does the return value.
+    fn run_once(&self, poll_main: &mut dyn FnMut() -> bool) -> bool {
         let work_pending = !self.ready.borrow().is_empty() || !self.callbacks.borrow().is_empty();
         let timeout = if work_pending {
             Some(Duration::ZERO)
@@ -248,14 +259,17 @@ impl Core {
         }
         self.fire_timers();
 
-        let mut main_ready = false;
+        let mut main_done = false;
         let n = self.ready.borrow().len().min(MAX_TASKS_PER_STEP);
         for _ in 0..n {
             let Some(key) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
             if key == MAIN_KEY {
-                main_ready = true;
+                // A duplicate wake must not poll a finished future.
+                if !main_done {
+                    main_done = poll_main();
+                }
             } else {
                 self.run_task(key);
             }
@@ -269,7 +283,7 @@ impl Core {
                 self.run_callback(f);
             }
         }
-        main_ready
+        main_done
     }
 
     fn fire_timers(&self) {

@@ -33,6 +33,6 @@ pub use connect::{
     start_unix_server, StreamOptions,
 };
 pub use error::{IncompleteReadError, LimitOverrunError, StreamError};
-pub use reader::{Lines, StreamReader, DEFAULT_LIMIT};
+pub use reader::{Lines, StreamFeeder, StreamReader, DEFAULT_LIMIT};
 pub use stdio::{stdin, stdout};
 pub use writer::StreamWriter;

@@ -147,6 +147,14 @@ impl StreamReader {
         self.state.clone()
     }
 
+    /// A handle that feeds this reader from elsewhere: a protocol of your
+    /// own, or a test driving the reader chunk by chunk.
+    pub fn feeder(&self) -> StreamFeeder {
+        StreamFeeder {
+            state: self.state.clone(),
+        }
+    }
+
     /// The buffer limit.
     pub fn limit(&self) -> usize {
         self.state.borrow().limit
@@ -365,6 +373,35 @@ impl StreamReader {
             reader: self,
             offset: 0,
         }
+    }
+}
+
+/// Feeds a [`StreamReader`] (see [`StreamReader::feeder`]); cheap to clone.
+#[derive(Clone)]
+pub struct StreamFeeder {
+    state: Rc<RefCell<ReaderState>>,
+}
+
+impl StreamFeeder {
+    /// Adds data and wakes the reading task.
+    pub fn feed_data(&self, data: &[u8]) {
+        feed_data(&self.state, data);
+    }
+
+    /// Marks the end of the stream.
+    pub fn feed_eof(&self) {
+        feed_eof(&self.state);
+    }
+
+    /// Records a connection error.
+    pub fn set_exception(&self, error: io::Error) {
+        set_exception(&self.state, error);
+    }
+}
+
+impl fmt::Debug for StreamFeeder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamFeeder").finish_non_exhaustive()
     }
 }
 

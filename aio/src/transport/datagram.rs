@@ -199,6 +199,44 @@ impl<P: DatagramProtocol> ReadyHandler for Endpoint<P> {
     }
 }
 
+/// The reactor's handle on an endpoint. As with stream transports (see
+/// `socket::Driver`), the protocol usually keeps its transport, so the two
+/// hold each other; when the loop ends with the endpoint open, dropping
+/// this handler breaks that cycle and closes the socket, which otherwise
+/// stayed bound after `aio::run` returned.
+struct Driver<P: DatagramProtocol>(Rc<Endpoint<P>>);
+
+impl<P: DatagramProtocol> ReadyHandler for Driver<P> {
+    fn on_ready(self: Rc<Self>, readiness: u8) {
+        self.0.clone().on_ready(readiness);
+    }
+}
+
+impl<P: DatagramProtocol> Drop for Driver<P> {
+    fn drop(&mut self) {
+        let endpoint = &self.0;
+        // After connection_lost the protocol is gone already (and `io` is
+        // borrowed by the code clearing this handler).
+        let protocol = match endpoint.protocol.try_borrow_mut() {
+            Ok(mut p) => p.take(),
+            Err(_) => None,
+        };
+        let Some(protocol) = protocol else { return };
+        // The loop is ending: no callbacks, just let go and close.
+        endpoint.closing.set(true);
+        endpoint.lost.set(true);
+        if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
+            tracing::error!("a datagram protocol's destructor panicked");
+        }
+        let io = endpoint
+            .io
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut io| io.take());
+        drop(io); // closes the socket
+    }
+}
+
 impl<P: DatagramProtocol> DatagramOps for Endpoint<P> {
     fn sendto(&self, data: &[u8], addr: Option<SocketAddr>) {
         if self.closing.get() {
@@ -310,7 +348,8 @@ where
         lost: Cell::new(false),
     });
     if let Some(io) = endpoint.io.borrow().as_ref() {
-        io.registration().set_handler(endpoint.clone());
+        io.registration()
+            .set_handler(Rc::new(Driver(endpoint.clone())));
     }
     let transport = DatagramTransport {
         inner: endpoint.clone(),

@@ -12,6 +12,11 @@ pub(crate) trait StreamSocket: mio::event::Source + 'static {
     /// Sends EOF; `Unsupported` where the stream cannot half-close.
     fn shutdown_write(&self) -> io::Result<()>;
     fn can_write_eof(&self) -> bool;
+    /// False for the read end of a pipe: after EOF there is nothing left
+    /// to keep open.
+    fn writable(&self) -> bool {
+        true
+    }
     fn peer_addr(&self) -> Option<SocketAddr> {
         None
     }

@@ -31,6 +31,8 @@ pub(crate) struct PipeEnd {
     restore: Option<OFlags>,
     /// A regular file: always ready, and a short read does not mean "wait".
     always_ready: bool,
+    /// The write end (stdout), rather than the read end (stdin).
+    write: bool,
 }
 
 impl PipeEnd {
@@ -51,6 +53,7 @@ impl PipeEnd {
                     fd: reopened,
                     restore: None,
                     always_ready: false,
+                    write,
                 });
             }
         }
@@ -65,6 +68,7 @@ impl PipeEnd {
             fd,
             restore,
             always_ready: file_type == FileType::RegularFile,
+            write,
         })
     }
 }
@@ -136,6 +140,10 @@ impl StreamSocket for PipeEnd {
 
     fn short_read_drains(&self) -> bool {
         !self.always_ready
+    }
+
+    fn writable(&self) -> bool {
+        self.write
     }
 }
 

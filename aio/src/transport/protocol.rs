@@ -16,7 +16,9 @@ use super::Transport;
 /// ```
 ///
 /// `connection_lost` is called exactly once, whether the connection was
-/// closed by you, aborted, reset by the peer or ended by EOF. Between
+/// closed by you, aborted, reset by the peer or ended by EOF. (If the loop
+/// itself ends first, nothing more is called: the protocol is dropped and
+/// the socket closed, as asyncio calls nothing from a closing loop.) Between
 /// `pause_writing` and `resume_writing` the transport's write buffer is
 /// above its high-water mark: a well-behaved producer stops writing.
 ///

@@ -235,10 +235,23 @@ fn classify(e: &io::Error) -> AcceptError {
     }
 }
 
-impl<L: Accept, F: Fn() -> P + 'static, P: Protocol> ReadyHandler for Listener<L, F> {
+/// The readiness handler of a serving listener. It holds the server
+/// strongly, because the listener itself only holds it weakly: without
+/// this, dropping the last `Server` handle (without `close`) silently
+/// stopped accepting, while `Server` promises that dropping it does not
+/// stop it (asyncio's loop keeps its servers alive too). The reference
+/// lives exactly as long as the handler: `close` clears the handler and the
+/// loop's end drops every handler, so no cycle outlives the server or the
+/// loop.
+struct Serving<L: Accept, F> {
+    listener: Rc<Listener<L, F>>,
+    _server: Rc<ServerInner>,
+}
+
+impl<L: Accept, F: Fn() -> P + 'static, P: Protocol> ReadyHandler for Serving<L, F> {
     fn on_ready(self: Rc<Self>, readiness: u8) {
         if readiness & ready::READ_ANY != 0 {
-            self.accept_ready();
+            self.listener.accept_ready();
         }
     }
 }
@@ -249,8 +262,12 @@ impl<L: Accept, F: Fn() -> P + 'static, P: Protocol> ListenerOps for Listener<L,
     }
 
     fn start(self: Rc<Self>) {
-        if let Some(io) = self.io.borrow().as_ref() {
-            io.registration().set_handler(self.clone());
+        if let (Some(io), Some(server)) = (self.io.borrow().as_ref(), self.server.upgrade()) {
+            let serving = Serving {
+                listener: self.clone(),
+                _server: server,
+            };
+            io.registration().set_handler(Rc::new(serving));
         }
         // Connections may have queued before serving started, and their
         // edge is gone.

@@ -105,7 +105,7 @@ pub(crate) fn start<P: Protocol, S: StreamSocket>(
         on_lost: RefCell::new(on_lost),
     });
     if let Some(io) = conn.io.borrow().as_ref() {
-        io.registration().set_handler(conn.clone());
+        io.registration().set_handler(Rc::new(Driver(conn.clone())));
     }
     let transport = Transport::new(conn.clone());
     conn.call_protocol(|p| p.connection_made(&transport));
@@ -278,13 +278,15 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
             }
         }
         let short_read_drains = io.io().short_read_drains();
+        let writable = io.io().writable();
         drop(io_ref);
         self.deliver_flow_control();
         match result {
             Some(Ok((0, _))) => {
                 self.read_eof.set(true);
                 let keep_open = self.call_protocol(|p| p.eof_received());
-                if keep_open != Some(true) {
+                // A read-only pipe has no write side to keep open.
+                if keep_open != Some(true) || !writable {
                     self.close();
                 }
                 ReadStep::Drained
@@ -409,6 +411,45 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
             return false;
         }
         !self.closing.get()
+    }
+}
+
+/// The reactor's handle on a connection. A protocol usually keeps its
+/// `Transport`, so the protocol and the connection hold each other; the
+/// reactor drops this handler when the connection is lost (the protocol is
+/// already gone then) and, for connections still open, when the loop ends
+/// (`Reactor::clear_handlers`). That second case must break the cycle
+/// here: before this wrapper existed, a connection left open when
+/// `aio::run` returned kept its socket open, so the peer never saw EOF
+/// (and a pipe's borrowed flags were never restored).
+struct Driver<P: Protocol, S: StreamSocket>(Rc<Conn<P, S>>);
+
+impl<P: Protocol, S: StreamSocket> ReadyHandler for Driver<P, S> {
+    fn on_ready(self: Rc<Self>, readiness: u8) {
+        self.0.clone().on_ready(readiness);
+    }
+}
+
+impl<P: Protocol, S: StreamSocket> Drop for Driver<P, S> {
+    fn drop(&mut self) {
+        let conn = &self.0;
+        // After connection_lost the protocol was taken (and `io` is
+        // borrowed by the code clearing this handler): nothing to do.
+        let protocol = match conn.protocol.try_borrow_mut() {
+            Ok(mut p) => p.take(),
+            Err(_) => None,
+        };
+        let Some(protocol) = protocol else { return };
+        // The loop is ending with the connection open. As in asyncio, no
+        // callback runs from a closing loop: the protocol is dropped and
+        // the socket closed, and later commands do nothing.
+        conn.closing.set(true);
+        conn.lost.set(true);
+        if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
+            tracing::error!("a protocol's destructor panicked");
+        }
+        let io = conn.io.try_borrow_mut().ok().and_then(|mut io| io.take());
+        drop(io); // closes the socket
     }
 }
 
