@@ -1,0 +1,150 @@
+# Shared by bench/run.sh and bench/callgrind.sh (sourced, not run).
+#
+# Sets: here root target bin aio; after setup_python: py have_uvloop.
+# Provides: note, build_binaries, setup_python, server_argv, start_server,
+# stop_server, probe_host.
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+target=${CARGO_TARGET_DIR:-$root/target}
+bin=$target/release
+aio=$bin/aio
+py=""
+have_uvloop=0
+srv_pid=""
+srv_addr=""
+
+note() { echo "${0##*/}: $*" >&2; }
+
+# build_binaries: release builds of aio-bench (required) and aio-cli (optional).
+build_binaries() {
+    if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+        note "building aio-bench (release) into $target"
+        (cd "$root" && cargo build --release -q -p aio-bench)
+        note "building aio-cli (release)"
+        if ! (cd "$root" && cargo build --release -q -p aio-cli); then
+            note "aio-cli did not build: the aio rows will be skipped"
+        fi
+    fi
+    local b
+    for b in loadgen mio_echo tokio_echo tokio_lines_echo; do
+        if [[ ! -x $bin/$b ]]; then
+            note "missing $bin/$b (build failed?)"
+            return 1
+        fi
+    done
+    if [[ ! -x $aio ]]; then
+        note "no aio binary at $aio: the aio rows will be skipped"
+    fi
+}
+
+# setup_python: a venv at bench/.venv with uvloop; falls back to python3
+# without uvloop, or to no Python rows at all.
+setup_python() {
+    local venv=$here/.venv
+    if [[ ! -x $venv/bin/python ]]; then
+        note "creating $venv"
+        python3 -m venv "$venv" >&2 || note "python3 -m venv failed"
+    fi
+    if [[ -x $venv/bin/python ]]; then
+        py=$venv/bin/python
+        if ! "$py" -c 'import uvloop' 2>/dev/null; then
+            note "installing uvloop into $venv"
+            "$venv/bin/pip" install -q uvloop >&2 || true
+        fi
+        if "$py" -c 'import uvloop' 2>/dev/null; then
+            have_uvloop=1
+        else
+            note "uvloop is not available: the uvloop rows will be skipped"
+        fi
+    elif command -v python3 >/dev/null; then
+        py=$(command -v python3)
+        note "no venv: the asyncio rows use $py, the uvloop rows are skipped"
+    else
+        note "no python3: the asyncio and uvloop rows will be skipped"
+    fi
+}
+
+# server_argv NAME: sets argv to the server's command line, or empties it
+# when that server cannot run here.
+server_argv() {
+    local pyscript=$here/python/echo_asyncio.py
+    argv=()
+    case $1 in
+    mio) argv=("$bin/mio_echo" --port 0) ;;
+    tokio) argv=("$bin/tokio_echo" --port 0) ;;
+    tokio-lines) argv=("$bin/tokio_lines_echo" --port 0) ;;
+    tokio-mt2) argv=("$bin/tokio_echo" --port 0 --threads 2) ;;
+    aio-protocol | aio-streams | aio-sockets)
+        if [[ -x $aio ]]; then argv=("$aio" echo --api "${1#aio-}" --port 0); fi ;;
+    aio-workers2)
+        if [[ -x $aio ]]; then argv=("$aio" echo --api protocol --port 0 --workers 2); fi ;;
+    asyncio-protocol | asyncio-streams)
+        if [[ -n $py ]]; then argv=("$py" "$pyscript" --mode "${1#asyncio-}"); fi ;;
+    uvloop-protocol | uvloop-streams)
+        if ((have_uvloop)); then argv=("$py" "$pyscript" --uvloop --mode "${1#uvloop-}"); fi ;;
+    *) note "unknown server: $1" ;;
+    esac
+}
+
+# start_server CPUS LOGDIR TIMEOUT_S CMD...: starts CMD pinned to CPUS, waits for
+# `listening on IP:PORT`; sets srv_pid and srv_addr. Fails (stopping it) if
+# the line does not come in time; LOGDIR/err then holds its stderr.
+start_server() {
+    local cpus=$1 dir=$2 timeout=$3 i
+    shift 3
+    : >"$dir/out"
+    : >"$dir/err"
+    taskset -c "$cpus" "$@" >"$dir/out" 2>"$dir/err" &
+    srv_pid=$!
+    srv_addr=""
+    for ((i = 0; i < timeout * 10; i++)); do
+        srv_addr=$(sed -n 's/^listening on //p' "$dir/out" | head -1)
+        if [[ -n $srv_addr ]]; then
+            return 0
+        fi
+        kill -0 "$srv_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    stop_server quiet
+    return 1
+}
+
+# stop_server [quiet]: SIGTERM, then SIGKILL after 5 s (or 60 s under valgrind).
+stop_server() {
+    local i limit=${STOP_TIMEOUT:-5}
+    [[ -n $srv_pid ]] || return 0
+    kill -TERM "$srv_pid" 2>/dev/null || true
+    for ((i = 0; i < limit * 10; i++)); do
+        kill -0 "$srv_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$srv_pid" 2>/dev/null; then
+        [[ ${1:-} == quiet ]] || note "server $srv_pid did not exit on SIGTERM within $limit s; killing it"
+        kill -KILL "$srv_pid" 2>/dev/null || true
+    fi
+    wait "$srv_pid" 2>/dev/null || true
+    srv_pid=""
+}
+
+# probe_host SECS: percent of wall time each CPU was away (gaps over 0.2 ms
+# in a busy loop) while nothing else of ours ran: how noisy the machine is.
+probe_host() {
+    local secs=$1
+    local code='
+import sys, time
+end = time.perf_counter() + float(sys.argv[1]); last = time.perf_counter(); lost = 0.0
+while last < end:
+    t = time.perf_counter()
+    if t - last > 0.0002: lost += t - last
+    last = t
+print(f"{100 * lost / float(sys.argv[1]):.1f}")'
+    local tmp
+    tmp=$(mktemp -d)
+    taskset -c 0 python3 -c "$code" "$secs" >"$tmp/0" &
+    local p0=$!
+    taskset -c 1 python3 -c "$code" "$secs" >"$tmp/1" &
+    wait "$p0" $!
+    echo "$(cat "$tmp/0") $(cat "$tmp/1")"
+    rm -rf "$tmp"
+}

@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""Turn the JSON lines written by bench/run.sh into a markdown table (and an SVG plot).
+
+Usage: report.py RESULTS.jsonl [--md OUT.md] [--svg OUT.svg] [--pick best|median]
+
+The first line of the file is {"meta": {...}}; every other line is one loadgen
+--json result with "server", "round" and "rss_kb" added. With several rounds
+each row is the round with the highest rps (--pick best, the default: on a
+host that steals time the best run is the most repeatable one) or each figure
+the median over the rounds (--pick median). Ratios are to the raw mio loop
+("mio") and to tokio current_thread ("tokio") in the same grid cell.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+from html import escape
+
+REF_MIO = "mio"
+REF_TOKIO = "tokio"
+
+
+def load(path):
+    meta, rows = {}, []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                print(f"report.py: skipping bad line: {line[:80]}", file=sys.stderr)
+                continue
+            if "meta" in d:
+                meta = d["meta"]
+            else:
+                rows.append(d)
+    return meta, rows
+
+
+def per_req(value, completed, scale):
+    if value is None or not completed:
+        return None
+    return value * scale / completed
+
+
+def figures(run, clk_tck):
+    """The derived figures of one loadgen run."""
+    n = run.get("completed") or 0
+    tick_us = 1e6 / clk_tck
+    window = run.get("window_s") or 0
+    cu, cs = run.get("client_user_ticks"), run.get("client_sys_ticks")
+    client = None
+    if cu is not None and cs is not None and window > 0:
+        client = (cu + cs) / clk_tck / window
+    rss = run.get("rss_kb")
+    server = None
+    if run.get("server_cpu_ns") is not None and window > 0:
+        server = run["server_cpu_ns"] / 1e9 / window
+    return {
+        "rps": run.get("rps"),
+        "p50": run.get("p50_us"),
+        "p99": run.get("p99_us"),
+        "p999": run.get("p999_us"),
+        "usr": per_req(run.get("server_user_ticks"), n, tick_us),
+        "sys": per_req(run.get("server_sys_ticks"), n, tick_us),
+        "cpu": per_req(run.get("server_cpu_ns"), n, 1e-3),
+        "rss": rss / 1024 if rss is not None else None,
+        "client": client,
+        "server_util": server,
+        "conns": run.get("conns") or 0,
+        "errors": (run.get("errors") or 0) + (run.get("connect_errors") or 0),
+        "first_error": run.get("first_error"),
+    }
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def aggregate(rows, clk_tck, pick):
+    """{(conns, size): {server: figures}} over the rounds (best or median), and
+    the server and cell orders of first appearance."""
+    groups, servers, cells = {}, [], []
+    for r in rows:
+        key = (r["conns"], r["size"])
+        if key not in cells:
+            cells.append(key)
+        if r["server"] not in servers:
+            servers.append(r["server"])
+        groups.setdefault(key, {}).setdefault(r["server"], []).append(figures(r, clk_tck))
+    table = {}
+    for key, by_server in groups.items():
+        for server, runs in by_server.items():
+            if pick == "best":
+                agg = dict(max(runs, key=lambda f: f["rps"] or 0))
+            else:
+                agg = {k: median([f[k] for f in runs]) for k in runs[0] if k != "first_error"}
+            agg["errors"] = sum(f["errors"] for f in runs)
+            agg["first_error"] = next((f["first_error"] for f in runs if f["first_error"]), None)
+            agg["rounds"] = len(runs)
+            table.setdefault(key, {})[server] = agg
+    cells.sort()
+    return table, servers, cells
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "–"
+    if abs(v) >= 10000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def fmt_ratio_pair(v, cell, key):
+    mio = cell.get(REF_MIO, {}).get(key)
+    tok = cell.get(REF_TOKIO, {}).get(key)
+    return f"{fmt(ratio(v, mio), 2)} / {fmt(ratio(v, tok), 2)}"
+
+
+def size_label(size):
+    return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size} B"
+
+
+def stalled(f):
+    """Neither side was busy for much of a many-connection run: the time went
+    somewhere else (on a VM, usually to the host)."""
+    s, c = f.get("server_util"), f.get("client")
+    return f["conns"] >= 50 and s is not None and c is not None and max(s, c) < 0.8
+
+
+def markdown(meta, table, servers, cells, pick):
+    out = []
+    out.append("# Echo benchmark")
+    out.append("")
+    out.append(
+        f"{meta.get('date', '?')} · {meta.get('cpu', '?')} × {meta.get('ncpu', '?')} · "
+        f"{meta.get('kernel', '?')} · Python {meta.get('python', '?')} · "
+        f"{meta.get('duration_s', '?')} s measured after {meta.get('warmup_s', '?')} s warm-up, "
+        f"{meta.get('repeat', 1)} round(s) ({'best' if pick == 'best' else 'medians'}) · "
+        "server on CPU 0, load on CPU 1"
+    )
+    lost = meta.get("lost_pct")
+    if lost:
+        out.append("")
+        out.append(
+            f"Before the run a busy loop on each CPU saw {lost[0]} % / {lost[1]} % of wall time "
+            "taken away (by the host): the higher, the noisier the figures."
+        )
+    out.append("")
+    out.append(
+        "Ratios are `×mio / ×tokio`: the figure divided by the raw mio loop's and by "
+        "tokio current_thread's in the same cell. CPU per request is the server's; "
+        "usr and sys come from `/proc/PID/stat` ticks, total from "
+        "`/proc/PID/task/*/schedstat` (ns)."
+    )
+    out.append("")
+    head = [
+        "server", "conns", "size", "rps", "rps ×", "p50 µs", "p99 µs",
+        "usr µs/req", "usr ×", "sys µs/req", "sys ×", "total µs/req", "total ×", "peak RSS MiB",
+    ]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    notes = []
+    for key in cells:
+        cell = table[key]
+        conns, size = key
+        for server in servers:
+            f = cell.get(server)
+            if f is None:
+                continue
+            name = server
+            if f["client"] is not None and f["client"] > 0.95:
+                name += " †"
+            if stalled(f):
+                name += " §"
+            if f["errors"]:
+                name += " ‡"
+                notes.append(f"{server} {conns}×{size}: {f['errors']} errors ({f['first_error']})")
+            out.append(
+                "| "
+                + " | ".join(
+                    [
+                        name, str(conns), size_label(size),
+                        fmt(f["rps"], 0), fmt_ratio_pair(f["rps"], cell, "rps"),
+                        fmt(f["p50"]), fmt(f["p99"]),
+                        fmt(f["usr"], 2), fmt_ratio_pair(f["usr"], cell, "usr"),
+                        fmt(f["sys"], 2), fmt_ratio_pair(f["sys"], cell, "sys"),
+                        fmt(f["cpu"], 2), fmt_ratio_pair(f["cpu"], cell, "cpu"),
+                        fmt(f["rss"], 1),
+                    ]
+                )
+                + " |"
+            )
+    marks = []
+    if any("†" in line for line in out):
+        marks.append("† the load generator used over 95 % of its core: the row may be client-bound.")
+    if any("§" in line for line in out):
+        marks.append(
+            "§ neither the server nor the load generator was busy for most of the run: "
+            "the time went elsewhere (host stalls on a VM); rps and p99 of that row are not "
+            "the server's doing."
+        )
+    if notes:
+        marks.append("‡ the run had connection errors:")
+    if marks:
+        out.append("")
+        out.extend(marks)
+        out.extend(f"- {n}" for n in notes)
+    targets = target_checks(table)
+    if targets:
+        out.append("")
+        out.append("## Targets (issue 5)")
+        out.append("")
+        out.append("| target | measured | met |")
+        out.append("|---|---:|:---:|")
+        for desc, value, ok in targets:
+            out.append(f"| {desc} | {value} | {'yes' if ok else '**no**'} |")
+    return "\n".join(out) + "\n"
+
+
+def target_checks(table):
+    """The issue's speed targets that this run can judge."""
+    checks = []
+    mid = table.get((50, 1024), {})
+
+    def check(desc, server, key, ref, limit, ref_key=None, strict=False):
+        a = mid.get(server, {}).get(key)
+        b = mid.get(ref, {}).get(ref_key or key)
+        r = ratio(a, b)
+        if r is None:
+            return
+        ok = r < limit if strict else r <= limit
+        checks.append((desc, f"{r:.2f}×", ok))
+
+    check("protocol: usr CPU/req ≤ 1.25× mio (50×1 KiB)", "aio-protocol", "usr", "mio", 1.25)
+    check("protocol: total CPU/req ≤ 1.05× mio (50×1 KiB)", "aio-protocol", "cpu", "mio", 1.05)
+    check("streams: usr CPU/req ≤ 2× mio (50×1 KiB)", "aio-streams", "usr", "mio", 2.0)
+    check("streams: usr CPU/req below tokio-lines (50×1 KiB)", "aio-streams", "usr",
+          "tokio-lines", 1.0, strict=True)
+    check("sockets: total CPU/req ≤ tokio (50×1 KiB)", "aio-sockets", "cpu", "tokio", 1.0)
+    big = table.get((500, 16384), {})
+    tok = big.get(REF_TOKIO)
+    if tok:
+        for server in ("aio-protocol", "aio-streams", "aio-sockets"):
+            f = big.get(server)
+            if not f:
+                continue
+            r = ratio(f["rps"], tok["rps"])
+            if r is not None:
+                checks.append((f"{server}: rps ≥ tokio (500×16 KiB)", f"{r:.2f}×", r >= 1.0))
+            r = ratio(f["p99"], tok["p99"])
+            if r is not None:
+                checks.append((f"{server}: p99 ≤ tokio (500×16 KiB)", f"{r:.2f}×", r <= 1.0))
+    return checks
+
+
+def svg(table, servers, cells):
+    """Two bar charts (rps; CPU µs per request split usr/sys) for one cell."""
+    key = (50, 1024) if (50, 1024) in table else max(cells, key=lambda k: len(table[k]))
+    cell = table[key]
+    names = [s for s in servers if s in cell]
+    if not names:
+        return None
+    bar_h, gap, left, width = 18, 6, 150, 330
+    chart_h = len(names) * (bar_h + gap)
+    height = 60 + chart_h + 20
+    total_w = left + width + 40 + left + width + 60
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="10" y="20" font-size="14" font-weight="bold">Echo benchmark, '
+        f"{key[0]} connections × {size_label(key[1])} (server on one core)</text>",
+    ]
+
+    def chart(x0, title, values, fmt_value, stacks=None):
+        vmax = max((v for v in values if v), default=1) or 1
+        parts.append(f'<text x="{x0 + left}" y="45" font-weight="bold">{escape(title)}</text>')
+        for i, (name, v) in enumerate(zip(names, values)):
+            y = 55 + i * (bar_h + gap)
+            parts.append(
+                f'<text x="{x0 + left - 6}" y="{y + bar_h - 5}" text-anchor="end">{escape(name)}</text>'
+            )
+            if v is None:
+                continue
+            w = v / vmax * width
+            color = "#d62728" if name.startswith("aio") else "#1f77b4"
+            if stacks and stacks[i] is not None:
+                frac = stacks[i]
+                parts.append(
+                    f'<rect x="{x0 + left}" y="{y}" width="{w * frac:.1f}" height="{bar_h}" fill="{color}"/>'
+                )
+                parts.append(
+                    f'<rect x="{x0 + left + w * frac:.1f}" y="{y}" width="{w * (1 - frac):.1f}" '
+                    f'height="{bar_h}" fill="{color}" fill-opacity="0.4"/>'
+                )
+            else:
+                parts.append(
+                    f'<rect x="{x0 + left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>'
+                )
+            parts.append(f'<text x="{x0 + left + w + 4:.1f}" y="{y + bar_h - 5}">{fmt_value(v)}</text>')
+
+    chart(0, "requests per second", [cell[n]["rps"] for n in names], lambda v: f"{v:,.0f}")
+    fracs = []
+    for n in names:
+        u, s = cell[n]["usr"], cell[n]["sys"]
+        fracs.append(u / (u + s) if u is not None and s is not None and u + s > 0 else None)
+    chart(
+        left + width + 60,
+        "server CPU µs per request (dark: user, light: system)",
+        [cell[n]["cpu"] for n in names],
+        lambda v: f"{v:.2f}",
+        fracs,
+    )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results")
+    p.add_argument("--md", help="also write the table here")
+    p.add_argument("--svg", help="write a bar chart here")
+    p.add_argument("--pick", choices=("best", "median"), default="best",
+                   help="with several rounds: the best round, or medians")
+    args = p.parse_args()
+    meta, rows = load(args.results)
+    if not rows:
+        print("report.py: no results", file=sys.stderr)
+        return 1
+    table, servers, cells = aggregate(rows, meta.get("clk_tck") or 100, args.pick)
+    md = markdown(meta, table, servers, cells, args.pick)
+    sys.stdout.write(md)
+    if args.md:
+        with open(args.md, "w") as f:
+            f.write(md)
+    if args.svg:
+        picture = svg(table, servers, cells)
+        if picture:
+            with open(args.svg, "w") as f:
+                f.write(picture)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
