@@ -109,17 +109,6 @@ pub(crate) enum EchoApi {
     Sockets,
 }
 
-impl EchoApi {
-    /// The name as typed on the command line.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            EchoApi::Streams => "streams",
-            EchoApi::Protocol => "protocol",
-            EchoApi::Sockets => "sockets",
-        }
-    }
-}
-
 /// Options of `aio chat`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ChatArgs {

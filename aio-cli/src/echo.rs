@@ -1,46 +1,69 @@
 //! `aio echo`: every byte a client sends comes back.
 //!
 //! One server per aio layer, chosen with `--api`; all of them run on the
-//! shared [`server`](crate::server) harness (announce, accept, graceful
-//! shutdown, workers). Adding a layer means adding its arm to the `match`
-//! in [`run`] and a handler for one accepted connection.
+//! shared [`server`](crate::server) harness (announce, graceful shutdown,
+//! workers):
+//!
+//! - `sockets`: seed 001's loop of `read` and `write_all`, a task per
+//!   connection accepted by the harness.
+//! - `protocol`: seed 004's `Protocol`, called straight from the loop's
+//!   readiness callbacks on the transport layer's own server.
+//! - `streams` (the default): seed 003's `readline` loop on
+//!   `start_server`, line by line within `--limit`.
 
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use aio::net::TcpStream;
+use aio::streams::{StreamOptions, StreamReader, StreamWriter};
+use aio::transport::{Protocol, ServerOptions, Transport};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, EchoApi, EchoArgs};
-use crate::server::{self, Config};
+use crate::lines::{self, Line};
+use crate::server::{self, log_connection_error, Config, Listen};
 
 /// How much one `read` of the sockets server takes at most.
 const SOCKETS_READ_SIZE: usize = 16 * 1024;
 
 /// Runs `aio echo` and returns the exit status.
 pub(crate) fn run(args: EchoArgs) -> ExitCode {
-    let config = Config {
-        app: "echo",
-        host: args.serve.host.clone(),
-        port: args.serve.port,
-        workers: args.workers,
-        grace: args.serve.grace,
-    };
+    let config = Config::new("echo", &args.serve, args.workers);
     match args.api {
-        EchoApi::Sockets => {
-            if args.tls.enabled() {
-                usage_command()
-                    .error(
-                        clap::error::ErrorKind::ArgumentConflict,
-                        "TLS (--tls-cert/--tls-key) works with --api streams or protocol, \
-                         not with --api sockets",
-                    )
-                    .exit();
-            }
-            server::serve(config, |_worker| echo_sockets)
+        EchoApi::Sockets if args.tls.enabled() => usage_command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "TLS (--tls-cert/--tls-key) works with --api streams or protocol, \
+                 not with --api sockets",
+            )
+            .exit(),
+        EchoApi::Sockets => server::serve(config, |_worker| echo_sockets),
+        _ if args.tls.enabled() => server::tls_not_available_yet("echo"),
+        EchoApi::Protocol => server::serve_server(config, |_worker, listen: Listen| async move {
+            let options = ServerOptions {
+                bind: listen.bind,
+                start_serving: true,
+            };
+            aio::transport::create_server_with(
+                EchoProtocol::default,
+                &listen.host,
+                listen.port,
+                &options,
+            )
+            .await
+        }),
+        EchoApi::Streams => {
+            let limit = args.limit;
+            server::serve_server(config, move |_worker, listen: Listen| async move {
+                let options = StreamOptions {
+                    limit,
+                    bind: listen.bind,
+                };
+                aio::streams::start_server_with(echo_lines, &listen.host, listen.port, &options)
+                    .await
+            })
         }
-        EchoApi::Protocol | EchoApi::Streams => not_available(args.api),
     }
 }
 
@@ -52,12 +75,6 @@ fn usage_command() -> clap::Command {
         Some(echo) => echo.clone(),
         None => cli,
     }
-}
-
-/// The layers whose echo server has not landed yet.
-fn not_available(api: EchoApi) -> ExitCode {
-    eprintln!("aio echo: --api {} is not available yet", api.name());
-    ExitCode::from(2)
 }
 
 /// Seed 001's echo on the socket layer: read what came, write it all back,
@@ -82,12 +99,93 @@ async fn echo_sockets(stream: TcpStream, peer: SocketAddr) {
     }
 }
 
-/// A peer going away abruptly is routine; anything else is worth a line.
-fn log_connection_error(peer: SocketAddr, e: &io::Error) {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
-            tracing::debug!("{peer}: connection reset by peer ({e})");
-        }
-        _ => tracing::info!("{peer}: connection error: {e}"),
+/// Seed 004's echo protocol: bytes go back as they come.
+///
+/// Flow control makes it safe against a client that sends and never
+/// reads: when the transport's write buffer passes its high-water mark,
+/// reading pauses until it drains, so the kernel's buffers fill and TCP
+/// slows the client down instead of the server's memory growing.
+#[derive(Debug, Default)]
+struct EchoProtocol {
+    /// The connection, once made.
+    transport: Option<Transport>,
+    /// The client, for the log.
+    peer: Option<SocketAddr>,
+}
+
+impl Protocol for EchoProtocol {
+    fn connection_made(&mut self, transport: &Transport) {
+        self.peer = transport.peer_addr();
+        tracing::debug!("connection from {}", peer_name(self.peer));
+        self.transport = Some(transport.clone());
     }
+
+    fn data_received(&mut self, data: &[u8]) {
+        if let Some(t) = &self.transport {
+            t.write(data);
+        }
+    }
+
+    fn eof_received(&mut self) -> bool {
+        // Everything the client sent has been echoed (or is buffered):
+        // closing flushes the buffer, then our EOF follows the last byte.
+        false
+    }
+
+    fn connection_lost(&mut self, error: Option<io::Error>) {
+        let peer = peer_name(self.peer);
+        match error {
+            None => tracing::debug!("{peer}: closed"),
+            Some(e) => log_connection_error(peer, &e),
+        }
+        self.transport = None;
+    }
+
+    fn pause_writing(&mut self) {
+        if let Some(t) = &self.transport {
+            t.pause_reading();
+        }
+    }
+
+    fn resume_writing(&mut self) {
+        if let Some(t) = &self.transport {
+            t.resume_reading();
+        }
+    }
+}
+
+/// A peer address for the log.
+fn peer_name(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "a client".to_owned(), |p| p.to_string())
+}
+
+/// Seed 003's echo on streams: each line back as it came, `\r` and all;
+/// a last line without its newline at EOF; a line over the limit gets
+/// [`lines::TOO_LONG`] and the connection closes. `drain` after each line
+/// keeps a client that does not read from growing the write buffer, and
+/// the reader pauses the transport past twice the limit, so memory stays
+/// bounded either way.
+async fn echo_lines(mut reader: StreamReader, writer: StreamWriter) {
+    let peer = peer_name(writer.peer_addr());
+    tracing::debug!("connection from {peer}");
+    let result = async {
+        loop {
+            match lines::read_line(&mut reader).await? {
+                Line::Text(line) => writer.write(&line),
+                Line::TooLong => {
+                    tracing::debug!("{peer}: line over {} bytes", reader.limit());
+                    writer.write(lines::TOO_LONG);
+                    return writer.drain().await;
+                }
+                Line::Eof => return Ok(()),
+            }
+            writer.drain().await?;
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => tracing::debug!("{peer}: closed"),
+        Err(e) => log_connection_error(&peer, &e),
+    }
+    // Dropping the writer closes the connection once its buffer is sent.
 }

@@ -5,9 +5,15 @@
 //! share. Results go to stdout, logs to stderr (`RUST_LOG` filters them,
 //! `info` by default).
 
+mod chat;
 mod cli;
+mod connect;
 mod echo;
+mod get;
+mod http;
+mod lines;
 mod server;
+mod url;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -22,6 +28,9 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Echo(args) => echo::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Get(args) => get::run(args),
+        Command::Connect(args) => connect::run(args),
         other => not_implemented(other.name()),
     }
 }

@@ -1,12 +1,8 @@
 //! The harness every `aio` server shares (seed 001's final listing, grown
-//! up): bind, announce, accept, and shut down gracefully.
+//! up): bind, announce, serve, and shut down gracefully.
 //!
 //! - Prints exactly one line to stdout, `listening on IP:PORT`, once every
 //!   worker is listening; logs go to stderr.
-//! - Accepts in a loop and runs each connection as its own task. An accept
-//!   error never ends the server: `ECONNABORTED` and friends are retried
-//!   at once; running out of descriptors or memory pauses accepting for
-//!   [`ACCEPT_PAUSE`], logged once per burst, so the loop never spins.
 //! - On SIGINT or SIGTERM it stops accepting (the listener closes), gives
 //!   the open connections up to the grace period, returns as soon as they
 //!   have all finished, and cuts the rest when the grace ends. A second
@@ -16,18 +12,31 @@
 //!   bind picks the port. Every worker sees every signal and drains its
 //!   own connections.
 //!
-//! An app gives the harness a connection handler, an `async` function of
-//! the accepted [`TcpStream`]; a layer above the socket layer wraps the
-//! stream in its own types inside the handler (asyncio's
-//! `connect_accepted_socket`). Dropping the handler's future must close
-//! the connection: that is how the grace period cuts it.
+//! An app brings its server in one of two shapes, both driven by the same
+//! worker code through the [`Serving`] trait:
+//!
+//! - [`serve`]: a connection handler, an `async` function of the accepted
+//!   [`TcpStream`]. The harness accepts in a loop and runs each connection
+//!   as its own task (the socket layer). An accept error never ends the
+//!   server: `ECONNABORTED` and friends are retried at once; running out
+//!   of descriptors or memory pauses accepting for [`ACCEPT_PAUSE`],
+//!   logged once per burst, so the loop never spins. Dropping the
+//!   handler's future must close the connection: that is how the grace
+//!   period cuts it.
+//! - [`serve_server`]: a function that builds an
+//!   [`aio::transport::Server`] (with `create_server_with` or
+//!   `start_server_with`) on the [`Listen`] address it is given. The
+//!   server accepts in its own readiness callback, with no task per
+//!   accept; the harness closes it, waits for `wait_closed` during the
+//!   grace, and then aborts the connections left.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::future::{poll_fn, Future};
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::pin;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -36,7 +45,10 @@ use std::time::Duration;
 
 use aio::net::{BindOptions, TcpListener, TcpStream};
 use aio::signal::{Signal, Signals};
-use aio::TaskRef;
+use aio::transport::Server;
+use aio::{Task, TaskRef};
+
+use crate::cli::ServeArgs;
 
 /// How long accepting pauses after `EMFILE`, `ENFILE`, `ENOBUFS` or
 /// `ENOMEM` (asyncio pauses a whole second; connections that arrive
@@ -49,6 +61,9 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The exit status of a forced exit (a second SIGINT): 128 + SIGINT, as a
 /// shell reports a process killed by Ctrl-C.
 const FORCED_EXIT: i32 = 130;
+
+/// The exit status of a usage error (clap's).
+const USAGE_ERROR: u8 = 2;
 
 /// What the harness needs to know about a server.
 #[derive(Debug, Clone)]
@@ -65,15 +80,90 @@ pub(crate) struct Config {
     pub(crate) grace: Duration,
 }
 
-/// Runs a server until a stop signal and returns the process's exit
-/// status. `make_handler(worker)` runs once on each worker's thread and
-/// returns that worker's connection handler, so handlers may hold `Rc`
-/// state.
+impl Config {
+    /// The configuration of `app` from its command-line options.
+    pub(crate) fn new(app: &'static str, serve: &ServeArgs, workers: usize) -> Config {
+        Config {
+            app,
+            host: serve.host.clone(),
+            port: serve.port,
+            workers,
+            grace: serve.grace,
+        }
+    }
+}
+
+/// Where one worker's server binds: worker 0 gets the configured host and
+/// port, the others the address worker 0 bound, so they share its port.
+#[derive(Debug, Clone)]
+pub(crate) struct Listen {
+    /// Host name or IP address.
+    pub(crate) host: String,
+    /// Port; 0 only for worker 0.
+    pub(crate) port: u16,
+    /// Socket options (`SO_REUSEPORT` when there are several workers).
+    pub(crate) bind: BindOptions,
+}
+
+/// Runs a server on the socket layer until a stop signal and returns the
+/// process's exit status. `make_handler(worker)` runs once on each
+/// worker's thread and returns that worker's connection handler, so
+/// handlers may hold `Rc` state.
 pub(crate) fn serve<M, H, F>(config: Config, make_handler: M) -> ExitCode
 where
     M: Fn(usize) -> H + Send + Sync + 'static,
     H: Fn(TcpStream, SocketAddr) -> F + 'static,
     F: Future<Output = ()> + 'static,
+{
+    run(config, move |worker| {
+        let handler = make_handler(worker);
+        move |listen: Listen| async move {
+            let listener = TcpListener::bind_host(&listen.host, listen.port, &listen.bind).await?;
+            Acceptor::start(listener, handler)
+        }
+    })
+}
+
+/// Runs a transport-layer server until a stop signal and returns the
+/// process's exit status. `make(worker, listen)` runs on each worker's
+/// thread and builds that worker's server on `listen`.
+pub(crate) fn serve_server<M, F>(config: Config, make: M) -> ExitCode
+where
+    M: Fn(usize, Listen) -> F + Send + Sync + 'static,
+    F: Future<Output = io::Result<Server>> + 'static,
+{
+    let make = Arc::new(make);
+    run(config, move |worker| {
+        let make = make.clone();
+        move |listen| make(worker, listen)
+    })
+}
+
+/// The usage error of a TLS option on a server that cannot do TLS yet.
+pub(crate) fn tls_not_available_yet(app: &str) -> ExitCode {
+    eprintln!("aio {app}: TLS is not available yet");
+    ExitCode::from(USAGE_ERROR)
+}
+
+/// A peer going away abruptly is routine; anything else is worth a line.
+/// Either way it ends that connection only.
+pub(crate) fn log_connection_error(peer: impl Display, e: &io::Error) {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+            tracing::debug!("{peer}: connection reset by peer ({e})");
+        }
+        _ => tracing::info!("{peer}: connection error: {e}"),
+    }
+}
+
+/// Starts the workers: `open_for(worker)` gives each the function that
+/// opens its server on a [`Listen`] address.
+fn run<M, O, F, S>(config: Config, open_for: M) -> ExitCode
+where
+    M: Fn(usize) -> O + Send + Sync + 'static,
+    O: FnOnce(Listen) -> F,
+    F: Future<Output = io::Result<S>>,
+    S: Serving,
 {
     let runtime = match aio::Runtime::builder().workers(config.workers).build() {
         Ok(rt) => rt,
@@ -85,8 +175,7 @@ where
     let startup = Arc::new(Startup::default());
     let app = config.app;
     let results = runtime.run_workers(move |worker| {
-        let handler = make_handler(worker);
-        run_worker(worker, config.clone(), startup.clone(), handler)
+        run_worker(worker, config.clone(), startup.clone(), open_for(worker))
     });
     let mut status = ExitCode::SUCCESS;
     for (worker, result) in results.into_iter().enumerate() {
@@ -105,80 +194,111 @@ where
     status
 }
 
+/// A server as the harness drives it: either shape of app server.
+trait Serving {
+    /// The address to announce.
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+
+    /// Stops accepting; the listening socket is closed once this returns.
+    async fn stop_accepting(&mut self);
+
+    /// Connections still open.
+    fn open_connections(&self) -> usize;
+
+    /// Resolves once every connection has ended (after `stop_accepting`).
+    async fn all_finished(&self);
+
+    /// Cuts every connection still open and waits until they are gone.
+    async fn cut(&self);
+}
+
 /// One worker: bind, wait for the others, serve until a signal, drain.
 /// `Err` carries a message for the user; a worker that stops because
 /// another one failed returns `Ok`.
-async fn run_worker<H, F>(
+async fn run_worker<O, F, S>(
     worker: usize,
     config: Config,
     startup: Arc<Startup>,
-    handler: H,
+    open: O,
 ) -> Result<(), String>
 where
-    H: Fn(TcpStream, SocketAddr) -> F + 'static,
-    F: Future<Output = ()> + 'static,
+    O: FnOnce(Listen) -> F,
+    F: Future<Output = io::Result<S>>,
+    S: Serving,
 {
     // Hooked first, so a signal during start-up is not lost.
     let mut signals = Signals::new(&[Signal::Int, Signal::Term])
         .map_err(|e| format!("cannot listen for signals: {e}"))?;
-    let Some(listener) = bind(worker, &config, &startup).await? else {
+    let Some((mut server, addr)) = bind(worker, &config, &startup, open).await? else {
         return Ok(());
     };
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the listening address: {e}"))?;
     if !startup.clone().wait_all_bound(config.workers).await {
-        return Ok(()); // another worker failed and says why
+        // Another worker failed and says why.
+        server.stop_accepting().await;
+        server.cut().await;
+        return Ok(());
     }
     if worker == 0 {
         announce(addr);
     }
 
-    let tracker = Rc::new(Tracker::default());
-    let acceptor = aio::spawn(accept_loop(listener, handler, tracker.clone()));
-    acceptor.set_name(format!("accept {addr}"));
-
     let signal = signals.recv().await;
-    acceptor.cancel();
-    let _ = acceptor.await; // the listener is closed once this returns
+    server.stop_accepting().await;
     let what = signal.map_or_else(|| "the loop closing".to_owned(), |s| s.to_string());
     tracing::info!(
         worker,
         "{what} received: no longer accepting; {} open connection(s) get up to {:?} to finish",
-        tracker.len(),
+        server.open_connections(),
         config.grace
     );
-    drain(worker, &tracker, &mut signals, config.grace).await;
+    drain(worker, &server, &mut signals, config.grace).await;
     Ok(())
 }
 
-/// Binds this worker's listener: worker 0 resolves the host and picks the
-/// port, the others bind the address it got. `Ok(None)`: another worker
-/// failed first.
-async fn bind(
+/// Opens this worker's server: worker 0 on the configured host and port,
+/// the others on the address it got. `Ok(None)`: another worker failed
+/// first.
+async fn bind<O, F, S>(
     worker: usize,
     config: &Config,
     startup: &Arc<Startup>,
-) -> Result<Option<TcpListener>, String> {
-    let options = BindOptions {
+    open: O,
+) -> Result<Option<(S, SocketAddr)>, String>
+where
+    O: FnOnce(Listen) -> F,
+    F: Future<Output = io::Result<S>>,
+    S: Serving,
+{
+    let bind = BindOptions {
         // Only shared when there are workers to share with: on a lone
         // server SO_REUSEPORT would let a second server bind the same port
         // silently instead of failing with "address in use".
         reuse_port: config.workers > 1,
         ..BindOptions::default()
     };
-    let bound = if worker == 0 {
-        TcpListener::bind_host(&config.host, config.port, &options).await
+    let listen = if worker == 0 {
+        Listen {
+            host: config.host.clone(),
+            port: config.port,
+            bind,
+        }
     } else {
         let Some(addr) = startup.clone().first_addr().await else {
             return Ok(None);
         };
-        TcpListener::bind_with(addr, &options)
+        Listen {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            bind,
+        }
     };
-    match bound.and_then(|l| l.local_addr().map(|a| (l, a))) {
-        Ok((listener, addr)) => {
+    match open(listen)
+        .await
+        .and_then(|s| s.local_addr().map(|a| (s, a)))
+    {
+        Ok((server, addr)) => {
             startup.bound(addr);
-            Ok(Some(listener))
+            Ok(Some((server, addr)))
         }
         Err(e) => {
             startup.fail();
@@ -197,6 +317,144 @@ fn announce(addr: SocketAddr) {
         tracing::error!("cannot write to stdout: {e}");
     }
     tracing::info!("listening on {addr}");
+}
+
+/// How draining ended.
+enum Drained {
+    /// Every connection finished on its own.
+    Finished,
+    /// The grace period ran out first.
+    GraceOver,
+}
+
+/// Waits for the connections to finish, the grace period to end, or a
+/// second SIGINT (which exits the process at once).
+async fn drain<S: Serving>(worker: usize, server: &S, signals: &mut Signals, grace: Duration) {
+    let mut deadline = pin!(aio::sleep(grace));
+    let mut finished = pin!(server.all_finished());
+    let outcome = poll_fn(|cx| {
+        if finished.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Drained::Finished);
+        }
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Drained::GraceOver);
+        }
+        while let Poll::Ready(Some(signal)) = signals.poll_recv(cx) {
+            if signal == Signal::Int {
+                tracing::warn!(worker, "second {signal}: exiting now");
+                std::process::exit(FORCED_EXIT);
+            }
+            tracing::info!(worker, "{signal} ignored: already shutting down");
+        }
+        Poll::Pending
+    })
+    .await;
+    match outcome {
+        Drained::Finished => tracing::info!(worker, "all connections finished"),
+        Drained::GraceOver => {
+            tracing::info!(
+                worker,
+                "grace period over: closing {} connection(s)",
+                server.open_connections()
+            );
+            server.cut().await;
+        }
+    }
+}
+
+/// The transport layer's own server: it accepts in a readiness callback
+/// and tracks its connections itself.
+impl Serving for Server {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.local_addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| io::Error::other("the server has no listening address"))
+    }
+
+    async fn stop_accepting(&mut self) {
+        self.close();
+    }
+
+    fn open_connections(&self) -> usize {
+        self.connection_count()
+    }
+
+    async fn all_finished(&self) {
+        self.wait_closed().await;
+    }
+
+    async fn cut(&self) {
+        self.abort_clients();
+        // Aborted connections report `connection_lost` at the loop's next
+        // step; only then are they gone.
+        self.wait_closed().await;
+    }
+}
+
+/// A socket-layer server: an accept loop task and a task per connection.
+struct Acceptor {
+    /// The listening address.
+    addr: SocketAddr,
+    /// The accept loop; `None` once stopped.
+    task: Option<Task<()>>,
+    /// The connection tasks.
+    tracker: Rc<Tracker>,
+}
+
+impl Acceptor {
+    /// Starts accepting on `listener`, running `handler` for each
+    /// connection.
+    fn start<H, F>(listener: TcpListener, handler: H) -> io::Result<Acceptor>
+    where
+        H: Fn(TcpStream, SocketAddr) -> F + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        let addr = listener.local_addr()?;
+        let tracker = Rc::new(Tracker::default());
+        let task = aio::spawn(accept_loop(listener, handler, tracker.clone()));
+        task.set_name(format!("accept {addr}"));
+        Ok(Acceptor {
+            addr,
+            task: Some(task),
+            tracker,
+        })
+    }
+}
+
+impl Serving for Acceptor {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.addr)
+    }
+
+    async fn stop_accepting(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.cancel();
+            let _ = task.await; // the listener is closed once this returns
+        }
+    }
+
+    fn open_connections(&self) -> usize {
+        self.tracker.len()
+    }
+
+    async fn all_finished(&self) {
+        poll_fn(|cx| {
+            if self.tracker.is_empty() {
+                return Poll::Ready(());
+            }
+            self.tracker.set_waker(cx.waker());
+            Poll::Pending
+        })
+        .await;
+    }
+
+    async fn cut(&self) {
+        self.tracker.cancel_all();
+        // Cancelled tasks are dropped, closing their sockets, at the
+        // loop's next step.
+        self.all_finished().await;
+    }
 }
 
 /// Accepts until cancelled, a task per connection.
@@ -252,59 +510,6 @@ fn is_exhaustion(e: &io::Error) -> bool {
     [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
         .iter()
         .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
-}
-
-/// How draining ended.
-enum Drained {
-    /// Every connection finished on its own.
-    Finished,
-    /// The grace period ran out first.
-    GraceOver,
-}
-
-/// Waits for the connections to finish, the grace period to end, or a
-/// second SIGINT (which exits the process at once).
-async fn drain(worker: usize, tracker: &Rc<Tracker>, signals: &mut Signals, grace: Duration) {
-    let mut deadline = aio::sleep(grace);
-    let outcome = poll_fn(|cx| {
-        if tracker.is_empty() {
-            return Poll::Ready(Drained::Finished);
-        }
-        tracker.set_waker(cx.waker());
-        if Pin::new(&mut deadline).poll(cx).is_ready() {
-            return Poll::Ready(Drained::GraceOver);
-        }
-        while let Poll::Ready(Some(signal)) = signals.poll_recv(cx) {
-            if signal == Signal::Int {
-                tracing::warn!(worker, "second {signal}: exiting now");
-                std::process::exit(FORCED_EXIT);
-            }
-            tracing::info!(worker, "{signal} ignored: already shutting down");
-        }
-        Poll::Pending
-    })
-    .await;
-    match outcome {
-        Drained::Finished => tracing::info!(worker, "all connections finished"),
-        Drained::GraceOver => {
-            tracing::info!(
-                worker,
-                "grace period over: closing {} connection(s)",
-                tracker.len()
-            );
-            tracker.cancel_all();
-            // Cancelled tasks are dropped, closing their sockets, at the
-            // loop's next step.
-            poll_fn(|cx| {
-                if tracker.is_empty() {
-                    return Poll::Ready(());
-                }
-                tracker.set_waker(cx.waker());
-                Poll::Pending
-            })
-            .await;
-        }
-    }
 }
 
 /// The connections of one worker, so shutdown can wait for them and cut

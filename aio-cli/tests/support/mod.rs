@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod echo;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -224,4 +226,50 @@ pub fn closed_by_server(stream: &mut TcpStream) -> bool {
             std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
         ),
     }
+}
+
+/// The server's resident memory (`VmRSS`), in KiB (Linux only: it
+/// reads /proc).
+pub fn rss_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid().as_raw_nonzero()))
+        .expect("read the server's /proc status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("a VmRSS line");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmRSS in kB")
+}
+
+/// Writes `chunk` over and over to `stream`, never reading, until `max`
+/// bytes are sent or the peer stops taking them: a write that makes no
+/// progress for `stall` ends the push. Returns the bytes sent.
+///
+/// A server that bounds its memory stops reading once its buffers are
+/// full, so the push stalls after the kernel's buffers fill; a server
+/// that does not takes everything. `stall` only decides how long "no
+/// progress" must last: a shorter one makes the test weaker, never
+/// flaky.
+pub fn push_until_stalled(stream: &TcpStream, chunk: &[u8], max: usize, stall: Duration) -> usize {
+    stream.set_write_timeout(Some(stall)).unwrap();
+    let mut sent = 0;
+    let mut writer = stream;
+    while sent < max {
+        match writer.write(chunk) {
+            Ok(n) => sent += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("push: {e}"),
+        }
+    }
+    stream.set_write_timeout(Some(GUARD)).unwrap();
+    sent
 }
