@@ -8,8 +8,10 @@
 use proc_macro::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
 /// Runs `async fn main` on a fresh aio event loop (`asyncio.run(main())`).
+/// Use it through the `aio` crate (`#[aio::main]`), where it is doctested;
+/// this crate cannot name `aio` in its own doctests.
 ///
-/// ```
+/// ```ignore
 /// #[aio::main]
 /// async fn main() {
 ///     aio::sleep(std::time::Duration::from_millis(1)).await;
@@ -22,7 +24,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Runs an `async fn` test on a fresh aio event loop, one loop per test.
 ///
-/// ```
+/// ```ignore
 /// #[aio::test]
 /// async fn sleeps() {
 ///     aio::sleep(std::time::Duration::from_millis(1)).await;

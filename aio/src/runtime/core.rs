@@ -222,7 +222,12 @@ impl Core {
                     Poll::Pending => false,
                 }
             };
-            let mut done = poll_main();
+            // The first poll goes through the ready queue too: polled before
+            // the first step, the main future would resume from a
+            // `yield_now` ahead of the callbacks it queued before yielding.
+            main_waker.scheduled.store(true, Ordering::Release);
+            self.push_ready(MAIN_KEY);
+            let mut done = false;
             while !done {
                 done = self.run_once(&mut poll_main);
             }
@@ -287,6 +292,9 @@ impl Core {
     }
 
     fn fire_timers(&self) {
+        if self.timers.borrow().is_empty() {
+            return; // spares a clock read per step on a busy server
+        }
         let now = Instant::now();
         loop {
             let action = self.timers.borrow_mut().pop_expired(now);

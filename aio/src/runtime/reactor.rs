@@ -55,6 +55,27 @@ impl Direction {
     }
 }
 
+/// The readiness bits of one event.
+fn readiness_bits(event: &mio::event::Event) -> u8 {
+    let mut bits = 0;
+    if event.is_readable() {
+        bits |= ready::READABLE;
+    }
+    if event.is_writable() {
+        bits |= ready::WRITABLE;
+    }
+    if event.is_read_closed() {
+        bits |= ready::READ_CLOSED;
+    }
+    if event.is_write_closed() {
+        bits |= ready::WRITE_CLOSED;
+    }
+    if event.is_error() {
+        bits |= ready::ERROR;
+    }
+    bits
+}
+
 /// Called by the loop when a handler-driven source becomes ready.
 pub(crate) trait ReadyHandler {
     /// `readiness` holds the bits of this event (already merged into the
@@ -75,6 +96,22 @@ pub(crate) struct IoState {
 }
 
 impl IoState {
+    /// Wakes the tasks waiting for the directions in `bits`.
+    fn wake(&self, bits: u8) {
+        if bits & ready::READ_ANY != 0 {
+            let waker = self.reader.borrow_mut().take();
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+        if bits & ready::WRITE_ANY != 0 {
+            let waker = self.writer.borrow_mut().take();
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
     pub(crate) fn readiness(&self) -> u8 {
         self.readiness.get()
     }
@@ -93,8 +130,6 @@ pub(crate) struct Reactor {
     sources: RefCell<Slab<Rc<IoState>>>,
     /// Set when the cross-thread waker fired during the last poll.
     remote_woken: Cell<bool>,
-    /// Reused list of handlers to call after an event batch.
-    handlers: RefCell<Vec<(Rc<dyn ReadyHandler>, u8)>>,
 }
 
 impl Reactor {
@@ -107,7 +142,6 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(1024)),
             sources: RefCell::new(Slab::new()),
             remote_woken: Cell::new(false),
-            handlers: RefCell::new(Vec::new()),
         })
     }
 
@@ -142,61 +176,31 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
-        let mut handlers = self.handlers.borrow_mut();
-        {
-            let sources = self.sources.borrow();
-            for event in events.iter() {
-                if event.token() == WAKER_TOKEN {
-                    self.remote_woken.set(true);
-                    continue;
-                }
+        for event in events.iter() {
+            if event.token() == WAKER_TOKEN {
+                self.remote_woken.set(true);
+                continue;
+            }
+            let bits = readiness_bits(event);
+            // The table is borrowed only for the lookup: a handler may
+            // register or drop sources (accept, close). A token freed and
+            // reused within one batch only costs the new source a spurious
+            // attempt, which ends in `WouldBlock`.
+            let handler = {
+                let sources = self.sources.borrow();
                 let Some(state) = sources.get(event.token().0) else {
                     continue; // deregistered while the event was in flight
                 };
-                let mut bits = 0;
-                if event.is_readable() {
-                    bits |= ready::READABLE;
-                }
-                if event.is_writable() {
-                    bits |= ready::WRITABLE;
-                }
-                if event.is_read_closed() {
-                    bits |= ready::READ_CLOSED;
-                }
-                if event.is_write_closed() {
-                    bits |= ready::WRITE_CLOSED;
-                }
-                if event.is_error() {
-                    bits |= ready::ERROR;
-                }
                 state.readiness.set(state.readiness.get() | bits);
-                if let Some(h) = state.handler.borrow().as_ref() {
-                    handlers.push((h.clone(), bits));
-                    continue;
+                let handler = state.handler.borrow().clone();
+                if handler.is_none() {
+                    state.wake(bits);
                 }
-                if bits & ready::READ_ANY != 0 {
-                    if let Some(w) = state.reader.borrow_mut().take() {
-                        w.wake();
-                    }
-                }
-                if bits & ready::WRITE_ANY != 0 {
-                    if let Some(w) = state.writer.borrow_mut().take() {
-                        w.wake();
-                    }
-                }
+                handler
+            };
+            if let Some(h) = handler {
+                h.on_ready(bits);
             }
-        }
-        drop(events);
-        // Handlers may register or drop sources, so the table is released;
-        // the vector is handed back afterwards to keep its capacity.
-        let mut batch = std::mem::take(&mut *handlers);
-        drop(handlers);
-        for (handler, bits) in batch.drain(..) {
-            handler.on_ready(bits);
-        }
-        let mut handlers = self.handlers.borrow_mut();
-        if handlers.is_empty() {
-            *handlers = batch;
         }
         Ok(())
     }

@@ -103,6 +103,11 @@ impl Timers {
         Some(entry.action)
     }
 
+    /// Whether no timer is armed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The earliest live deadline, dropping dead records on the way.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         while let Some(Reverse((deadline, seq, key))) = self.heap.peek().copied() {

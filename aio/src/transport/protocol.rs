@@ -49,6 +49,12 @@ use super::Transport;
 /// }).unwrap();
 /// ```
 pub trait Protocol: 'static {
+    /// Whether this protocol receives through
+    /// [`get_buffer`](Protocol::get_buffer) (set by [`BufferedProtocol`]);
+    /// lets the read path skip asking when it does not.
+    #[doc(hidden)]
+    const BUFFERED: bool = false;
+
     /// The connection is up; keep a clone of `transport` to write.
     fn connection_made(&mut self, transport: &Transport) {
         let _ = transport;
@@ -112,6 +118,13 @@ pub trait Protocol: 'static {
 ///         self.total += nbytes;
 ///     }
 /// }
+///
+/// // What the loop does on each read (doctests deny warnings, so the
+/// // example has to use its type).
+/// let mut count = Count { buf: vec![0; 4096], total: 0 };
+/// count.get_buffer(4096)[..5].copy_from_slice(b"hello");
+/// count.buffer_updated(5);
+/// assert_eq!(count.total, 5);
 /// ```
 pub trait BufferedProtocol: 'static {
     /// As [`Protocol::connection_made`].
@@ -143,6 +156,8 @@ pub trait BufferedProtocol: 'static {
 }
 
 impl<B: BufferedProtocol> Protocol for B {
+    const BUFFERED: bool = true;
+
     fn connection_made(&mut self, transport: &Transport) {
         BufferedProtocol::connection_made(self, transport);
     }

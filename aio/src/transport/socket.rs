@@ -118,8 +118,15 @@ pub(crate) fn start<P: Protocol, S: StreamSocket>(
 impl<P: Protocol, S: StreamSocket> Conn<P, S> {
     /// Runs `f` on the protocol if it is still there and not busy.
     pub(crate) fn with_protocol<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
-        let mut guard = self.protocol.try_borrow_mut().ok()?;
-        guard.as_mut().map(f)
+        let r = {
+            let mut guard = self.protocol.try_borrow_mut().ok()?;
+            guard.as_mut().map(f)
+        };
+        // A write inside `f` may have crossed a water mark while the
+        // protocol was borrowed; nothing else would deliver that (the
+        // notification could even be lost if the buffer drained first).
+        self.deliver_flow_control();
+        r
     }
 
     /// Calls the protocol, containing a panic, then delivers any
@@ -152,7 +159,17 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         }
     }
 
+    /// Delivers a due `pause_writing`/`resume_writing`; the common case,
+    /// nothing due, is one comparison.
+    #[inline]
     fn deliver_flow_control(&self) {
+        if self.want_paused.get() != self.told_paused.get() {
+            self.deliver_flow_control_slow();
+        }
+    }
+
+    #[cold]
+    fn deliver_flow_control_slow(&self) {
         // A callback may flip the state again (resume_writing that writes a
         // lot); a few rounds settle it, and a pending change is retried
         // after the next call anyway.
@@ -225,6 +242,7 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         }
     }
 
+    #[inline]
     fn read_ready(&self) {
         for _ in 0..MAX_READS_PER_WAKE {
             if self.closing.get() || self.reading_paused.get() || self.read_eof.get() {
@@ -245,74 +263,77 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         context::with_current(|core| core.call_soon(Box::new(move || me.read_ready())));
     }
 
+    #[inline]
     fn read_once(&self) -> ReadStep {
         let io_ref = self.io.borrow();
         let Some(io) = io_ref.as_ref() else {
             return ReadStep::Drained;
         };
-        // The protocol's own buffer (BufferedProtocol), or the loop's.
-        let mut result = None;
-        let buffered = self.invoke(|p| match p.get_buffer(READ_BUF_SIZE) {
-            Some(buf) if !buf.is_empty() => {
-                let len = buf.len();
-                let r = io.io().read(buf);
-                if let Ok(n @ 1..) = r {
-                    p.buffer_updated(n);
-                }
-                result = Some(r.map(|n| (n, len)));
-                true
-            }
-            _ => false,
-        });
-        match buffered {
-            None => return ReadStep::Drained, // protocol gone or panicked
-            Some(true) => {}
-            Some(false) => {
-                result = Some(with_read_buf(|buf| {
+        // Into the protocol's own buffer (BufferedProtocol), or the loop's.
+        let result = if P::BUFFERED {
+            let mut result = None;
+            self.invoke(|p| {
+                if let Some(buf) = p.get_buffer(READ_BUF_SIZE).filter(|b| !b.is_empty()) {
+                    let len = buf.len();
                     let r = io.io().read(buf);
                     if let Ok(n @ 1..) = r {
-                        self.invoke(|p| p.data_received(&buf[..n]));
+                        p.buffer_updated(n);
                     }
-                    r.map(|n| (n, buf.len()))
-                }));
+                    result = Some(r.map(|n| (n, len)));
+                }
+            });
+            match result {
+                Some(r) => r,
+                None => return ReadStep::Drained, // protocol gone, panicked or no buffer
             }
-        }
-        let short_read_drains = io.io().short_read_drains();
-        let writable = io.io().writable();
-        drop(io_ref);
-        self.deliver_flow_control();
-        match result {
-            Some(Ok((0, _))) => {
+        } else {
+            with_read_buf(|buf| {
+                let r = io.io().read(buf);
+                if let Ok(n @ 1..) = r {
+                    self.invoke(|p| p.data_received(&buf[..n]));
+                }
+                r.map(|n| (n, buf.len()))
+            })
+        };
+        let step = match result {
+            Ok((0, _)) => {
                 self.read_eof.set(true);
-                let keep_open = self.call_protocol(|p| p.eof_received());
                 // A read-only pipe has no write side to keep open.
+                let writable = io.io().writable();
+                drop(io_ref);
+                self.deliver_flow_control();
+                let keep_open = self.call_protocol(|p| p.eof_received());
                 if keep_open != Some(true) || !writable {
                     self.close();
                 }
-                ReadStep::Drained
+                return ReadStep::Drained;
             }
-            Some(Ok((n, len))) if n < len && short_read_drains => {
-                self.clear_ready(Direction::Read);
+            Ok((n, len)) if n < len && io.io().short_read_drains() => {
+                let reg = io.registration();
+                reg.clear_ready(Direction::Read);
                 // EOF or an error may have come with the data; their edge
                 // is spent, so read on to see them.
-                if self.readiness() & ready::READ_ANY != 0 {
+                if reg.state().readiness() & ready::READ_ANY != 0 {
                     ReadStep::More
                 } else {
                     ReadStep::Drained
                 }
             }
-            Some(Ok(_)) => ReadStep::More,
-            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.clear_ready(Direction::Read);
+            Ok(_) => ReadStep::More,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                io.registration().clear_ready(Direction::Read);
                 ReadStep::Drained
             }
-            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => ReadStep::More,
-            Some(Err(e)) => {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadStep::More,
+            Err(e) => {
+                drop(io_ref);
                 self.fatal_error(e);
-                ReadStep::Drained
+                return ReadStep::Drained;
             }
-            None => ReadStep::Drained,
-        }
+        };
+        drop(io_ref);
+        self.deliver_flow_control();
+        step
     }
 
     fn clear_ready(&self, dir: Direction) {
@@ -405,9 +426,10 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         self.readiness() & ready::WRITE_ANY != 0
     }
 
+    #[inline]
     fn accepts_writes(&self) -> bool {
         if self.eof_requested.get() {
-            tracing::warn!("transport: write after write_eof ignored");
+            warn_write_after_eof();
             return false;
         }
         !self.closing.get()
@@ -426,7 +448,7 @@ struct Driver<P: Protocol, S: StreamSocket>(Rc<Conn<P, S>>);
 
 impl<P: Protocol, S: StreamSocket> ReadyHandler for Driver<P, S> {
     fn on_ready(self: Rc<Self>, readiness: u8) {
-        self.0.clone().on_ready(readiness);
+        self.0.ready(readiness);
     }
 }
 
@@ -453,6 +475,11 @@ impl<P: Protocol, S: StreamSocket> Drop for Driver<P, S> {
     }
 }
 
+#[cold]
+fn warn_write_after_eof() {
+    tracing::warn!("transport: write after write_eof ignored");
+}
+
 enum ReadStep {
     /// The read filled the buffer; there may be more.
     More,
@@ -460,12 +487,17 @@ enum ReadStep {
     Drained,
 }
 
-impl<P: Protocol, S: StreamSocket> ReadyHandler for Conn<P, S> {
-    fn on_ready(self: Rc<Self>, readiness: u8) {
+impl<P: Protocol, S: StreamSocket> Conn<P, S> {
+    /// The socket became ready: read, and flush what is waiting.
+    #[inline]
+    fn ready(&self, readiness: u8) {
         if readiness & ready::READ_ANY != 0 {
             self.read_ready();
         }
-        if readiness & ready::WRITE_ANY != 0 {
+        // Most events carry "writable" too; with nothing buffered there is
+        // nothing to do (a pending close or EOF went out when the buffer
+        // emptied).
+        if readiness & ready::WRITE_ANY != 0 && !self.out.borrow().is_empty() {
             self.write_ready();
         }
     }
@@ -477,31 +509,37 @@ impl<P: Protocol, S: StreamSocket> TransportOps for Conn<P, S> {
             return;
         }
         let mut out = self.out.borrow_mut();
-        if out.is_empty() && self.can_try_write() {
-            let result = match self.io.borrow().as_ref() {
-                Some(io) => loop {
+        if out.is_empty() {
+            // Nothing queued: try the socket first, buffer only the rest.
+            let io_ref = self.io.borrow();
+            let Some(io) = io_ref.as_ref() else { return };
+            let reg = io.registration();
+            if reg.state().readiness() & ready::WRITE_ANY != 0 {
+                let result = loop {
                     match io.io().write(data) {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         other => break other,
                     }
-                },
-                None => return,
-            };
-            match result {
-                Ok(n) if n == data.len() => return,
-                Ok(n) => {
-                    self.clear_ready(Direction::Write);
-                    out.extend(&data[n..]);
+                };
+                match result {
+                    Ok(n) if n == data.len() => return,
+                    Ok(n) => {
+                        reg.clear_ready(Direction::Write);
+                        out.extend(&data[n..]);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        reg.clear_ready(Direction::Write);
+                        out.extend(data);
+                    }
+                    Err(e) => {
+                        drop(io_ref);
+                        drop(out);
+                        self.fatal_error(e);
+                        return;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.clear_ready(Direction::Write);
-                    out.extend(data);
-                }
-                Err(e) => {
-                    drop(out);
-                    self.fatal_error(e);
-                    return;
-                }
+            } else {
+                out.extend(data);
             }
         } else {
             out.extend(data);
