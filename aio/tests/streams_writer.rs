@@ -70,8 +70,12 @@ async fn concurrent_drains_all_complete_when_the_peer_reads() {
 #[aio::test]
 async fn drain_after_the_peer_reset_reports_the_error() {
     let (listener, port) = std_listener();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let peer = std::thread::spawn(move || {
         let (s, _) = listener.accept().expect("accept");
+        // Reset only once the client has its connection: a reset during
+        // the connect would (rightly) fail `open_connection` instead.
+        go_rx.recv().expect("go");
         // SO_LINGER 0: close sends RST instead of FIN.
         socket2::SockRef::from(&s)
             .set_linger(Some(Duration::ZERO))
@@ -79,6 +83,7 @@ async fn drain_after_the_peer_reset_reports_the_error() {
         drop(s);
     });
     let (mut reader, writer) = aio::open_connection("127.0.0.1", port).await.unwrap();
+    go_tx.send(()).unwrap();
     aio::spawn_blocking(move || peer.join().expect("peer"))
         .await
         .unwrap();
