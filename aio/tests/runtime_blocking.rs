@@ -116,3 +116,24 @@ async fn a_job_that_waits_on_a_loop_timer_proves_timers_fire_during_the_job() {
     aio::call_later(Duration::from_millis(2), move || tick.send(()).unwrap());
     assert_eq!(within(job).await, Ok("timer fired"));
 }
+
+#[aio::test]
+async fn a_burst_of_jobs_does_not_queue_behind_one_idle_thread() {
+    // Leave one pool thread idle, then submit jobs that can only finish
+    // together. The pool once counted that single idle thread for every job
+    // of the burst and started no new thread, so they waited in line.
+    within(aio::spawn_blocking(|| ())).await.unwrap();
+    const JOBS: usize = 3;
+    let barrier = Arc::new(Barrier::new(JOBS));
+    let tasks: Vec<_> = (0..JOBS)
+        .map(|_| {
+            let barrier = barrier.clone();
+            aio::spawn_blocking(move || {
+                barrier.wait();
+            })
+        })
+        .collect();
+    for t in tasks {
+        within(t).await.unwrap();
+    }
+}

@@ -64,7 +64,10 @@ impl BlockingPool {
     fn submit(self: &Arc<Self>, job: Job) {
         let mut state = lock(&self.state);
         state.jobs.push_back(job);
-        if state.idle > 0 {
+        // An idle thread takes one queued job; count the jobs already
+        // waiting for one, or a burst of submissions would all queue
+        // behind the same idle thread.
+        if state.idle >= state.jobs.len() {
             self.work.notify_one();
             return;
         }
