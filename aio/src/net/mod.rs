@@ -11,6 +11,7 @@
 //! resolving name the address. Everything here needs a running loop.
 
 mod resolve;
+mod stream;
 mod tcp;
 mod udp;
 mod unix;

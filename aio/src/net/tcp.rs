@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -10,6 +10,7 @@ use std::task::{ready, Context, Poll};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::resolve::{context, resolve};
+use super::stream;
 use crate::runtime::reactor::{ready, Direction, PollEvented};
 
 /// How a listening socket is set up.
@@ -269,41 +270,18 @@ impl TcpStream {
     /// # Cancel safety
     ///
     /// Not cancel-safe: part of `buf` may have been sent.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            let n = self.write(buf).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            buf = &buf[n..];
-        }
-        Ok(())
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        stream::write_all(&self.io, buf).await
     }
 
     /// Polls a read.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let reg = self.io.registration();
-        let res = reg.poll_io(cx, Direction::Read, || self.io.io().read(buf));
-        if let Poll::Ready(Ok(n)) = res {
-            // A short read drained the receive queue; the next arrival
-            // raises a new edge, so skip the EAGAIN read that would say so.
-            if n > 0 && n < buf.len() {
-                reg.clear_ready(Direction::Read);
-            }
-        }
-        res
+        stream::poll_read(&self.io, cx, buf)
     }
 
     /// Polls a write.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let reg = self.io.registration();
-        let res = reg.poll_io(cx, Direction::Write, || self.io.io().write(buf));
-        if let Poll::Ready(Ok(n)) = res {
-            if n < buf.len() {
-                reg.clear_ready(Direction::Write);
-            }
-        }
-        res
+        stream::poll_write(&self.io, cx, buf)
     }
 
     /// Polls a vectored write (`writev`).
@@ -312,8 +290,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let reg = self.io.registration();
-        reg.poll_io(cx, Direction::Write, || self.io.io().write_vectored(bufs))
+        stream::poll_write_vectored(&self.io, cx, bufs)
     }
 
     /// Shuts down one or both directions; `Shutdown::Write` sends EOF

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use super::resolve::context;
+use super::stream;
 use crate::runtime::reactor::{ready as bits, Direction, PollEvented};
 
 /// A listening Unix socket.
@@ -120,27 +121,18 @@ impl UnixStream {
     }
 
     /// Writes all of `buf`.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            let n = self.write(buf).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            buf = &buf[n..];
-        }
-        Ok(())
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        stream::write_all(&self.io, buf).await
     }
 
     /// Polls a read.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let reg = self.io.registration();
-        reg.poll_io(cx, Direction::Read, || self.io.io().read(buf))
+        stream::poll_read(&self.io, cx, buf)
     }
 
     /// Polls a write.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let reg = self.io.registration();
-        reg.poll_io(cx, Direction::Write, || self.io.io().write(buf))
+        stream::poll_write(&self.io, cx, buf)
     }
 
     /// Polls a vectored write.
@@ -149,8 +141,7 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let reg = self.io.registration();
-        reg.poll_io(cx, Direction::Write, || self.io.io().write_vectored(bufs))
+        stream::poll_write_vectored(&self.io, cx, bufs)
     }
 
     /// Shuts down one or both directions.
