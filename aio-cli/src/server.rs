@@ -43,7 +43,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use aio::net::{BindOptions, TcpListener, TcpStream};
+use aio::net::{accept_error_kind, AcceptErrorKind, BindOptions, TcpListener, TcpStream};
 use aio::signal::{Signal, Signals};
 use aio::transport::Server;
 use aio::{Task, TaskRef};
@@ -472,12 +472,12 @@ where
                 tracing::debug!("connection from {peer}");
                 tracker.spawn(peer, handler(stream, peer));
             }
-            Err(e) if is_transient(&e) => {
+            Err(e) if accept_error_kind(&e) == AcceptErrorKind::Transient => {
                 tracing::debug!("accept: {e} (retrying)");
             }
             Err(e) => {
                 if !failing {
-                    let kind = if is_exhaustion(&e) {
+                    let kind = if accept_error_kind(&e) == AcceptErrorKind::OutOfResources {
                         "out of resources"
                     } else {
                         "unexpected error"
@@ -491,25 +491,6 @@ where
             }
         }
     }
-}
-
-/// Errors about one pending connection, not the listener: retry at once.
-fn is_transient(e: &io::Error) -> bool {
-    use rustix::io::Errno;
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
-    ) || [Errno::PROTO, Errno::PERM]
-        .iter()
-        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
-}
-
-/// The process or system is out of something accepting needs.
-fn is_exhaustion(e: &io::Error) -> bool {
-    use rustix::io::Errno;
-    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
-        .iter()
-        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
 }
 
 /// The connections of one worker, so shutdown can wait for them and cut

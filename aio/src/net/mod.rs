@@ -10,12 +10,14 @@
 //! writes. Errors are `io::Error`s; those from binding, connecting and
 //! resolving name the address. Everything here needs a running loop.
 
+mod accept;
 mod resolve;
 mod stream;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use accept::{accept_error_kind, AcceptErrorKind};
 pub use resolve::resolve;
 pub use tcp::{BindOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;

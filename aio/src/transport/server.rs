@@ -16,7 +16,7 @@ use std::time::Duration;
 use slab::Slab;
 
 use super::{start_transport, Protocol, StreamSocket, Transport};
-use crate::net::{bind_socket, resolve, BindOptions};
+use crate::net::{accept_error_kind, bind_socket, resolve, AcceptErrorKind, BindOptions};
 use crate::runtime::context;
 use crate::runtime::reactor::{ready, Direction, PollEvented, ReadyHandler};
 use crate::sync::{wake_all, WaitList};
@@ -127,15 +127,15 @@ impl<L: Accept, F: Fn() -> P + 'static, P: Protocol> Listener<L, F> {
             };
             match accepted {
                 Ok(stream) => self.serve(&server, stream),
-                Err(e) => match classify(&e) {
-                    AcceptError::Drained => {
+                Err(e) => match accept_error_kind(&e) {
+                    AcceptErrorKind::Drained => {
                         if let Some(io) = self.io.borrow().as_ref() {
                             io.registration().clear_ready(Direction::Read);
                         }
                         return;
                     }
-                    AcceptError::Retry => {}
-                    AcceptError::OutOfResources => {
+                    AcceptErrorKind::Transient => {}
+                    AcceptErrorKind::OutOfResources => {
                         tracing::error!(
                             "accept failed: {e}; pausing accepting for {:?}",
                             ACCEPT_RETRY_DELAY
@@ -143,7 +143,7 @@ impl<L: Accept, F: Fn() -> P + 'static, P: Protocol> Listener<L, F> {
                         self.back_off();
                         return;
                     }
-                    AcceptError::Other => {
+                    _ => {
                         tracing::error!("accept failed: {e}");
                         self.back_off();
                         return;
@@ -200,38 +200,6 @@ impl<L: Accept, F: Fn() -> P + 'static, P: Protocol> Listener<L, F> {
                 tracing::error!("cannot register an accepted connection: {e}");
             }
         }
-    }
-}
-
-enum AcceptError {
-    /// `WouldBlock`: nothing more queued.
-    Drained,
-    /// The connection died before we took it; take the next one.
-    Retry,
-    /// Out of descriptors or memory: pause, or we would spin.
-    OutOfResources,
-    Other,
-}
-
-fn classify(e: &io::Error) -> AcceptError {
-    use rustix::io::Errno;
-    if e.kind() == io::ErrorKind::WouldBlock {
-        return AcceptError::Drained;
-    }
-    if matches!(
-        e.kind(),
-        io::ErrorKind::Interrupted
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    ) {
-        return AcceptError::Retry;
-    }
-    match e.raw_os_error().map(Errno::from_raw_os_error) {
-        Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
-            AcceptError::OutOfResources
-        }
-        Some(Errno::PROTO | Errno::PERM) => AcceptError::Retry,
-        _ => AcceptError::Other,
     }
 }
 
