@@ -125,7 +125,7 @@ impl Core {
         let key = self.tasks.borrow().vacant_key();
         let meta = Rc::new(TaskMeta {
             id,
-            name: RefCell::new(format!("Task-{id}")),
+            name: RefCell::new(None),
             key,
             cancel_requested: Cell::new(false),
             finished: Cell::new(false),

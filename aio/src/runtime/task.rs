@@ -44,7 +44,9 @@ pub(crate) struct TaskMeta {
     /// Unique for the life of the process, shown in reports.
     pub(crate) id: u64,
     /// A person-readable name (asyncio's `Task.get_name()`).
-    pub(crate) name: RefCell<String>,
+    /// Set by `set_name`; until then the name is `Task-{id}`, made only
+    /// when asked for, so spawning allocates no string.
+    pub(crate) name: RefCell<Option<String>>,
     /// The task's slot in the loop's task table.
     pub(crate) key: usize,
     /// Set by `cancel()`; the loop drops the future when it sees it.
@@ -72,6 +74,15 @@ pub(crate) trait Completion {
     fn fail(&self, error: TaskError);
 }
 
+impl TaskMeta {
+    pub(crate) fn name(&self) -> String {
+        match &*self.name.borrow() {
+            Some(name) => name.clone(),
+            None => format!("Task-{}", self.id),
+        }
+    }
+}
+
 impl<T> JoinState<T> {
     fn set(&self, result: Result<T, TaskError>) {
         self.meta.finished.set(true);
@@ -97,7 +108,7 @@ impl<T> Completion for JoinState<T> {
 }
 
 fn report_unretrieved(meta: &TaskMeta, msg: &str) {
-    let ctx = ErrorContext::task_failed(meta.id, meta.name.borrow().clone(), msg.to_owned());
+    let ctx = ErrorContext::task_failed(meta.id, meta.name(), msg.to_owned());
     super::error::report(ctx);
 }
 
@@ -135,12 +146,12 @@ impl<T> Task<T> {
 
     /// The task's name (by default `Task-N`).
     pub fn name(&self) -> String {
-        self.state.meta.name.borrow().clone()
+        self.state.meta.name()
     }
 
     /// Renames the task; the name appears in error reports.
     pub fn set_name(&self, name: impl Into<String>) {
-        *self.state.meta.name.borrow_mut() = name.into();
+        *self.state.meta.name.borrow_mut() = Some(name.into());
     }
 
     /// A type-erased reference to the task, for cancelling it from elsewhere.
@@ -188,7 +199,7 @@ impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
             .field("id", &self.state.meta.id)
-            .field("name", &*self.state.meta.name.borrow())
+            .field("name", &self.state.meta.name())
             .field("finished", &self.is_finished())
             .finish()
     }
@@ -214,7 +225,7 @@ impl TaskRef {
 
     /// The task's name.
     pub fn name(&self) -> String {
-        self.meta.name.borrow().clone()
+        self.meta.name()
     }
 
     /// True once the task has finished.
@@ -247,7 +258,7 @@ impl fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskRef")
             .field("id", &self.meta.id)
-            .field("name", &*self.meta.name.borrow())
+            .field("name", &self.meta.name())
             .finish()
     }
 }
