@@ -26,6 +26,10 @@ use super::core::Core;
 /// The token of the loop's cross-thread waker.
 const WAKER_TOKEN: Token = Token(usize::MAX);
 
+/// The key of a registration epoll refused (a regular file): it is in no
+/// table and no event will ever arrive for it.
+const ALWAYS_READY_KEY: usize = usize::MAX;
+
 /// Readiness bits, as cached per source.
 pub(crate) mod ready {
     pub(crate) const READABLE: u8 = 1;
@@ -252,7 +256,7 @@ impl Registration {
     /// since reading or writing a file never waits for the network.
     pub(crate) fn always_ready() -> Self {
         Registration {
-            key: usize::MAX,
+            key: ALWAYS_READY_KEY,
             state: Rc::new(IoState {
                 readiness: Cell::new(ready::READABLE | ready::WRITABLE),
                 reader: RefCell::new(None),
@@ -299,7 +303,7 @@ impl Registration {
 
     /// Forgets readiness in `dir` after `WouldBlock` (or a short read).
     pub(crate) fn clear_ready(&self, dir: Direction) {
-        if self.key == usize::MAX {
+        if self.key == ALWAYS_READY_KEY {
             return; // always ready: no event would ever set it again
         }
         let bits = match dir {
