@@ -369,7 +369,7 @@ impl std::fmt::Debug for Registration {
 /// An owned mio source plus its registration: the building block of every
 /// socket type. Deregisters before the source closes.
 pub(crate) struct PollEvented<S: Source> {
-    source: Option<S>,
+    source: S,
     registration: Registration,
 }
 
@@ -379,7 +379,7 @@ impl<S: Source> PollEvented<S> {
     pub(crate) fn new(mut source: S, initial: u8) -> io::Result<Self> {
         let registration = Registration::new(&mut source, initial)?;
         Ok(PollEvented {
-            source: Some(source),
+            source,
             registration,
         })
     }
@@ -388,12 +388,9 @@ impl<S: Source> PollEvented<S> {
         &self.registration
     }
 
-    /// The source. Only `None` inside `drop`/`into_inner`.
+    /// The source.
     pub(crate) fn io(&self) -> &S {
-        match &self.source {
-            Some(s) => s,
-            None => unreachable!("PollEvented source taken before drop"),
-        }
+        &self.source
     }
 
     /// Registers `source`, or, where epoll refuses it with `EPERM` (a
@@ -402,14 +399,14 @@ impl<S: Source> PollEvented<S> {
         match Registration::new(&mut source, initial) {
             Ok(registration) => Ok((
                 PollEvented {
-                    source: Some(source),
+                    source,
                     registration,
                 },
                 false,
             )),
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok((
                 PollEvented {
-                    source: Some(source),
+                    source,
                     registration: Registration::always_ready(),
                 },
                 true,
@@ -417,23 +414,12 @@ impl<S: Source> PollEvented<S> {
             Err(e) => Err(e),
         }
     }
-
-    /// Deregisters and hands back the source.
-    pub(crate) fn into_inner(mut self) -> S {
-        let mut source = match self.source.take() {
-            Some(s) => s,
-            None => unreachable!("PollEvented source taken twice"),
-        };
-        self.registration.deregister(&mut source);
-        source
-    }
 }
 
 impl<S: Source> Drop for PollEvented<S> {
     fn drop(&mut self) {
-        if let Some(mut source) = self.source.take() {
-            self.registration.deregister(&mut source);
-        }
+        // Before the fields drop: the source's fd closes right after.
+        self.registration.deregister(&mut self.source);
     }
 }
 

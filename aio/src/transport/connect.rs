@@ -8,7 +8,7 @@ use std::rc::Rc;
 use super::socket::Conn;
 use super::{start_transport, Protocol, StreamSocket, Transport};
 use crate::net::{TcpStream, UnixStream};
-use crate::runtime::reactor::{ready, PollEvented};
+use crate::runtime::reactor::PollEvented;
 
 /// Reaches a connection's protocol from outside its callbacks (the
 /// `protocol` of asyncio's `transport, protocol = await
@@ -104,10 +104,7 @@ where
     P: Protocol,
 {
     let stream = TcpStream::connect(host, port).await?;
-    // Hand the socket from the task-driven layer to the callback-driven
-    // one; the registration is redone with the transport as its handler.
-    let io = stream.into_evented().into_inner();
-    finish(io, factory())
+    finish(stream.into_evented(), factory())
 }
 
 /// Connects to the Unix socket at `path` and runs a protocol on it.
@@ -124,17 +121,18 @@ where
     P: Protocol,
 {
     let stream = UnixStream::connect(path).await?;
-    let io = stream.into_evented().into_inner();
-    finish(io, factory())
+    finish(stream.into_evented(), factory())
 }
 
+/// Hands a connected socket from the task-driven layer to the
+/// callback-driven one. The registration is kept (no `epoll_ctl`); only its
+/// events now go to the transport.
 fn finish<P: Protocol, S: StreamSocket>(
-    socket: S,
+    io: PollEvented<S>,
     protocol: P,
 ) -> io::Result<(Transport, ProtocolHandle<P>)> {
-    let io = PollEvented::new(socket, ready::WRITABLE)?;
-    // Data may already have arrived before the new registration; its edge
-    // went to the old one, so try a read at once.
+    // Data that arrived during the connect raised its edge while no one
+    // was reading; the cached readiness says so, and a read at once sees it.
     let (transport, conn) = start_transport(io, protocol, true, None)?;
     Ok((transport, ProtocolHandle::new(conn)))
 }
