@@ -83,9 +83,15 @@ fn readiness_bits(event: &mio::event::Event) -> u8 {
 /// Called by the loop when a handler-driven source becomes ready.
 pub(crate) trait ReadyHandler {
     /// `readiness` holds the bits of this event (already merged into the
-    /// source's cached readiness).
-    fn on_ready(self: Rc<Self>, readiness: u8);
+    /// source's cached readiness). `read_buf` is the loop's read buffer,
+    /// lent for this call: a transport reads into it and hands the bytes to
+    /// its protocol, so a read costs no allocation and no lookup.
+    fn on_ready(self: Rc<Self>, readiness: u8, read_buf: &mut [u8]);
 }
+
+/// Size of the loop's read buffer (asyncio and uvloop read up to 256 KiB at
+/// a time). Only the pages a read touches cost memory.
+pub(crate) const READ_BUF_SIZE: usize = 256 * 1024;
 
 /// The per-source state the loop and the source's owner share.
 pub(crate) struct IoState {
@@ -97,6 +103,9 @@ pub(crate) struct IoState {
     writer: RefCell<Option<Waker>>,
     /// Set for sources driven by callbacks instead of tasks.
     handler: RefCell<Option<Rc<dyn ReadyHandler>>>,
+    /// Always ready (a regular file): readiness is never cleared, since no
+    /// event would ever set it again.
+    always_ready: bool,
 }
 
 impl IoState {
@@ -120,7 +129,16 @@ impl IoState {
         self.readiness.get()
     }
 
-    pub(crate) fn clear(&self, bits: u8) {
+    /// Forgets readiness in `dir` after `WouldBlock` (or a short read).
+    #[inline]
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        if self.always_ready {
+            return;
+        }
+        let bits = match dir {
+            Direction::Read => ready::READABLE,
+            Direction::Write => ready::WRITABLE,
+        };
         self.readiness.set(self.readiness.get() & !bits);
     }
 }
@@ -134,6 +152,8 @@ pub(crate) struct Reactor {
     sources: RefCell<Slab<Rc<IoState>>>,
     /// Set when the cross-thread waker fired during the last poll.
     remote_woken: Cell<bool>,
+    /// The read buffer lent to handlers (see [`ReadyHandler::on_ready`]).
+    read_buf: RefCell<Box<[u8]>>,
 }
 
 impl Reactor {
@@ -146,6 +166,7 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(1024)),
             sources: RefCell::new(Slab::new()),
             remote_woken: Cell::new(false),
+            read_buf: RefCell::new(vec![0; READ_BUF_SIZE].into_boxed_slice()),
         })
     }
 
@@ -171,6 +192,16 @@ impl Reactor {
         drop(handlers);
     }
 
+    /// Runs `f` with the loop's read buffer (for reads outside event
+    /// dispatch, such as a read resumed by a callback). Should the buffer be
+    /// lent out already, `f` gets a buffer of its own.
+    pub(crate) fn with_read_buf<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        match self.read_buf.try_borrow_mut() {
+            Ok(mut buf) => f(&mut buf),
+            Err(_) => f(&mut vec![0; READ_BUF_SIZE]),
+        }
+    }
+
     /// Waits for events (at most `timeout`; `None` waits until one comes)
     /// and dispatches them.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<()> {
@@ -180,6 +211,7 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
+        let mut read_buf = self.read_buf.borrow_mut();
         for event in events.iter() {
             if event.token() == WAKER_TOKEN {
                 self.remote_woken.set(true);
@@ -203,7 +235,7 @@ impl Reactor {
                 handler
             };
             if let Some(h) = handler {
-                h.on_ready(bits);
+                h.on_ready(bits, &mut read_buf);
             }
         }
         Ok(())
@@ -235,6 +267,7 @@ impl Registration {
             reader: RefCell::new(None),
             writer: RefCell::new(None),
             handler: RefCell::new(None),
+            always_ready: false,
         });
         let key = reactor.sources.borrow_mut().insert(state.clone());
         if let Err(e) =
@@ -262,13 +295,15 @@ impl Registration {
                 reader: RefCell::new(None),
                 writer: RefCell::new(None),
                 handler: RefCell::new(None),
+                always_ready: true,
             }),
             core: Weak::new(),
         }
     }
 
-    pub(crate) fn state(&self) -> &IoState {
-        &self.state
+    /// The readiness state itself, for a transport that keeps it at hand.
+    pub(crate) fn shared_state(&self) -> Rc<IoState> {
+        self.state.clone()
     }
 
     /// Routes this source's events to `handler` instead of task wakers.
@@ -303,14 +338,7 @@ impl Registration {
 
     /// Forgets readiness in `dir` after `WouldBlock` (or a short read).
     pub(crate) fn clear_ready(&self, dir: Direction) {
-        if self.key == ALWAYS_READY_KEY {
-            return; // always ready: no event would ever set it again
-        }
-        let bits = match dir {
-            Direction::Read => ready::READABLE,
-            Direction::Write => ready::WRITABLE,
-        };
-        self.state.clear(bits);
+        self.state.clear_ready(dir);
     }
 
     /// Runs `op` when ready in `dir`, retrying after `WouldBlock` once the

@@ -1,14 +1,20 @@
 //! What a stream transport needs from the thing under it: a socket or a
 //! pipe end that reads, writes and can be registered with the reactor.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
 
-/// A non-blocking byte stream a transport can drive.
-pub(crate) trait StreamSocket: mio::event::Source + 'static {
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
-    fn write(&self, buf: &[u8]) -> io::Result<usize>;
-    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+use super::FdKind;
+
+/// A non-blocking byte stream a transport can drive. The transport reads
+/// and writes its descriptor directly (see `FdKind`); this trait supplies
+/// the rest.
+pub(crate) trait StreamSocket: mio::event::Source + AsRawFd + 'static {
+    /// How the descriptor is read and written.
+    fn kind(&self) -> FdKind {
+        FdKind::Socket
+    }
     /// Sends EOF; `Unsupported` where the stream cannot half-close.
     fn shutdown_write(&self) -> io::Result<()>;
     fn can_write_eof(&self) -> bool;
@@ -31,15 +37,6 @@ pub(crate) trait StreamSocket: mio::event::Source + 'static {
 }
 
 impl StreamSocket for mio::net::TcpStream {
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        Read::read(&mut &*self, buf)
-    }
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        Write::write(&mut &*self, buf)
-    }
-    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        Write::write_vectored(&mut &*self, bufs)
-    }
     fn shutdown_write(&self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
@@ -55,15 +52,6 @@ impl StreamSocket for mio::net::TcpStream {
 }
 
 impl StreamSocket for mio::net::UnixStream {
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        Read::read(&mut &*self, buf)
-    }
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        Write::write(&mut &*self, buf)
-    }
-    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        Write::write_vectored(&mut &*self, bufs)
-    }
     fn shutdown_write(&self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }

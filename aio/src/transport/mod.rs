@@ -36,6 +36,7 @@ mod pipe;
 mod protocol;
 mod server;
 mod socket;
+mod state;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -50,10 +51,21 @@ pub use socket::DEFAULT_HIGH_WATER;
 
 pub(crate) use io::StreamSocket;
 pub(crate) use socket::start as start_transport;
+pub(crate) use state::{ConnState, FdKind, Wrote};
 
 /// The operations behind a [`Transport`], implemented per protocol and
 /// socket type so the read path is monomorphised.
 pub(crate) trait TransportOps: fmt::Debug {
+    /// The protocol-independent state of a socket or pipe connection, which
+    /// lets [`Transport::write`] run its common case inline; `None` for
+    /// transports of another kind (every write then goes to `write`).
+    fn state(&self) -> Option<&ConnState> {
+        None
+    }
+    /// Finishes a write made through [`state`](Self::state).
+    fn after_write(&self, wrote: Wrote) {
+        let _ = wrote;
+    }
     fn write(&self, data: &[u8]);
     fn writelines(&self, chunks: &[&[u8]]);
     fn write_eof(&self);
@@ -96,8 +108,16 @@ impl Transport {
     /// only the rest is buffered. Never blocks; watch `pause_writing` (or
     /// [`write_buffer_size`](Self::write_buffer_size)) to bound the buffer.
     /// Ignored (with a warning) after `write_eof` or `close`.
+    #[inline]
     pub fn write(&self, data: &[u8]) {
-        self.inner.write(data);
+        match self.inner.state() {
+            // Inline: an echo's write is one flags test and one `send`.
+            Some(state) => match state.write(data) {
+                Wrote::Done => {}
+                wrote => self.inner.after_write(wrote),
+            },
+            None => self.inner.write(data),
+        }
     }
 
     /// Sends several buffers with one `writev` when the socket has room.

@@ -10,8 +10,8 @@
 //! always-ready source instead.
 
 use std::fmt;
-use std::io::{self, IoSlice};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use mio::event::Source;
 use mio::unix::SourceFd;
@@ -19,7 +19,7 @@ use mio::{Interest, Registry, Token};
 use rustix::fs::{FileType, OFlags};
 
 use super::connect::ProtocolHandle;
-use super::{start_transport, Protocol, StreamSocket, Transport};
+use super::{start_transport, FdKind, Protocol, StreamSocket, Transport};
 use crate::runtime::reactor::{ready, PollEvented};
 
 /// One end of a pipe (or a terminal, or a file), non-blocking while we
@@ -114,17 +114,15 @@ impl Source for PipeEnd {
     }
 }
 
+impl AsRawFd for PipeEnd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 impl StreamSocket for PipeEnd {
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        Ok(rustix::io::read(self.fd.as_fd(), buf)?)
-    }
-
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        Ok(rustix::io::write(self.fd.as_fd(), buf)?)
-    }
-
-    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        Ok(rustix::io::writev(self.fd.as_fd(), bufs)?)
+    fn kind(&self) -> FdKind {
+        FdKind::Pipe
     }
 
     fn shutdown_write(&self) -> io::Result<()> {

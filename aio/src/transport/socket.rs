@@ -8,15 +8,15 @@
 //! `data_received` crossing the high-water mark) are delivered as soon as
 //! that call returns, so the protocol is never re-entered.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 
-use super::buffer::WriteBuffer;
 use super::io::StreamSocket;
+use super::state::{flag, ConnState, Wrote};
 use super::{Protocol, Transport, TransportOps};
 use crate::runtime::context;
 use crate::runtime::error::{self, ErrorContext};
@@ -25,55 +25,22 @@ use crate::runtime::reactor::{ready, Direction, PollEvented, ReadyHandler};
 /// asyncio's default high-water mark for a transport's write buffer.
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 
-/// Size of the loop-owned read buffer (asyncio and uvloop read up to
-/// 256 KiB at a time).
-const READ_BUF_SIZE: usize = 256 * 1024;
-
 /// Reads per readiness event before other sources get their turn.
 const MAX_READS_PER_WAKE: usize = 16;
 
-thread_local! {
-    /// The loop's read buffer, lent to one read at a time.
-    static READ_BUF: Cell<Option<Box<[u8]>>> = const { Cell::new(None) };
-}
-
-fn with_read_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    let mut buf = READ_BUF
-        .with(Cell::take)
-        .unwrap_or_else(|| vec![0; READ_BUF_SIZE].into_boxed_slice());
-    let r = f(&mut buf);
-    READ_BUF.with(|b| b.set(Some(buf)));
-    r
-}
-
 /// One connection: its socket, its protocol, and the transport state.
 pub(crate) struct Conn<P, S: StreamSocket> {
+    /// Flags, write buffer and descriptor: everything the write path needs.
+    state: ConnState,
     /// For handing out `Transport`s and scheduling callbacks on itself.
     me: Weak<Self>,
     /// The socket; `None` once the connection is lost (socket closed).
+    /// Reads and writes go through `state`'s copy of the descriptor, so
+    /// the hot paths never borrow this.
     io: RefCell<Option<PollEvented<S>>>,
     /// The protocol; taken after `connection_lost`, which breaks the
     /// protocol → transport → connection cycle.
     protocol: RefCell<Option<P>>,
-    /// Bytes the kernel has not taken yet.
-    out: RefCell<WriteBuffer>,
-    /// High- and low-water marks of `out`.
-    high: Cell<usize>,
-    low: Cell<usize>,
-    /// Whether the protocol should be paused (buffer above `high`), and
-    /// what it was last told; they differ while a notification is due.
-    want_paused: Cell<bool>,
-    told_paused: Cell<bool>,
-    /// `pause_reading` is in effect.
-    reading_paused: Cell<bool>,
-    /// The peer sent EOF.
-    read_eof: Cell<bool>,
-    /// `close`, `abort` or a fatal error: no more reads or writes accepted.
-    closing: Cell<bool>,
-    /// `write_eof` was called; EOF goes out once `out` is flushed.
-    eof_requested: Cell<bool>,
-    /// `connection_lost` has been scheduled.
-    lost: Cell<bool>,
     /// Run after `connection_lost` (a server forgets the connection).
     on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
 }
@@ -88,20 +55,17 @@ pub(crate) fn start<P: Protocol, S: StreamSocket>(
     read_now: bool,
     on_lost: Option<Box<dyn FnOnce()>>,
 ) -> io::Result<(Transport, Rc<Conn<P, S>>)> {
+    let state = ConnState::new(
+        io.io().as_raw_fd(),
+        io.io().kind(),
+        io.io().short_read_drains(),
+        io.registration().shared_state(),
+    );
     let conn = Rc::new_cyclic(|me| Conn {
+        state,
         me: me.clone(),
         io: RefCell::new(Some(io)),
         protocol: RefCell::new(Some(protocol)),
-        out: RefCell::new(WriteBuffer::default()),
-        high: Cell::new(DEFAULT_HIGH_WATER),
-        low: Cell::new(DEFAULT_HIGH_WATER / 4),
-        want_paused: Cell::new(false),
-        told_paused: Cell::new(false),
-        reading_paused: Cell::new(false),
-        read_eof: Cell::new(false),
-        closing: Cell::new(false),
-        eof_requested: Cell::new(false),
-        lost: Cell::new(false),
         on_lost: RefCell::new(on_lost),
     });
     if let Some(io) = conn.io.borrow().as_ref() {
@@ -138,6 +102,7 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         r
     }
 
+    #[inline]
     fn invoke<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
         let mut guard = self.protocol.try_borrow_mut().ok()?;
         let protocol = guard.as_mut()?;
@@ -146,24 +111,30 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         match result {
             Ok(r) => Some(r),
             Err(payload) => {
-                let msg = error::panic_message(&*payload);
-                error::report(ErrorContext::other(
-                    "protocol callback panicked",
-                    msg.clone(),
-                ));
-                self.fatal_error(io::Error::other(format!(
-                    "protocol callback panicked: {msg}"
-                )));
+                self.protocol_panicked(payload);
                 None
             }
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn protocol_panicked(&self, payload: Box<dyn std::any::Any + Send>) {
+        let msg = error::panic_message(&*payload);
+        error::report(ErrorContext::other(
+            "protocol callback panicked",
+            msg.clone(),
+        ));
+        self.fatal_error(io::Error::other(format!(
+            "protocol callback panicked: {msg}"
+        )));
     }
 
     /// Delivers a due `pause_writing`/`resume_writing`; the common case,
     /// nothing due, is one comparison.
     #[inline]
     fn deliver_flow_control(&self) {
-        if self.want_paused.get() != self.told_paused.get() {
+        if self.state.flow_due() {
             self.deliver_flow_control_slow();
         }
     }
@@ -174,13 +145,14 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         // lot); a few rounds settle it, and a pending change is retried
         // after the next call anyway.
         for _ in 0..4 {
-            let want = self.want_paused.get();
-            if want == self.told_paused.get() || self.protocol.try_borrow_mut().is_err() {
+            if !self.state.flow_due() || self.protocol.try_borrow_mut().is_err() {
                 return;
             }
-            self.told_paused.set(want);
+            let Some(pause) = self.state.take_flow() else {
+                return;
+            };
             self.invoke(|p| {
-                if want {
+                if pause {
                     p.pause_writing();
                 } else {
                     p.resume_writing();
@@ -189,31 +161,28 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         }
     }
 
-    fn update_flow_control(&self, buffered: usize) {
-        let paused = self.want_paused.get();
-        if !paused && buffered > self.high.get() {
-            self.want_paused.set(true);
-        } else if paused && buffered <= self.low.get() {
-            self.want_paused.set(false);
-        } else {
-            return;
+    /// What `Transport::write` left to do.
+    fn after_write(&self, wrote: Wrote) {
+        match wrote {
+            Wrote::Done => {}
+            Wrote::FlowChanged => self.deliver_flow_control(),
+            Wrote::Failed(e) => self.fatal_error(e),
         }
-        self.deliver_flow_control();
     }
 
     /// Ends the connection with `error`: nothing more is read or written,
     /// and `connection_lost(Some(error))` follows.
     fn fatal_error(&self, error: io::Error) {
         tracing::debug!("transport: fatal error: {error}");
-        self.closing.set(true);
-        self.out.borrow_mut().clear();
+        self.state.set(flag::CLOSING);
+        self.state.clear_buffer();
         self.schedule_lost(Some(error));
     }
 
     /// Queues `connection_lost` for the loop's next step (never inline, so
     /// it cannot run inside another callback of the same protocol).
     fn schedule_lost(&self, error: Option<io::Error>) {
-        if self.lost.replace(true) {
+        if self.state.replace(flag::LOST) {
             return;
         }
         let Some(me) = self.me.upgrade() else { return };
@@ -232,25 +201,33 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
             tracing::error!("a protocol's destructor panicked");
         }
-        if let Some(io) = self.io.borrow_mut().take() {
-            io.registration().clear_handler();
-            drop(io); // closes the socket
-        }
+        self.close_socket();
         let on_lost = self.on_lost.borrow_mut().take();
         if let Some(f) = on_lost {
             f();
         }
     }
 
+    /// Closes the socket; the state forgets its descriptor first.
+    fn close_socket(&self) {
+        self.state.forget_fd();
+        let io = self.io.try_borrow_mut().ok().and_then(|mut io| io.take());
+        if let Some(io) = io {
+            io.registration().clear_handler();
+            drop(io); // closes the socket
+        }
+    }
+
+    /// Reads until the socket is drained (or the per-wake budget is spent),
+    /// handing each chunk to the protocol.
     #[inline]
-    fn read_ready(&self) {
+    fn read_ready(&self, buf: &mut [u8]) {
         for _ in 0..MAX_READS_PER_WAKE {
-            if self.closing.get() || self.reading_paused.get() || self.read_eof.get() {
+            if self.state.has(flag::NO_READ) {
                 return;
             }
-            match self.read_once() {
-                ReadStep::More => {}
-                ReadStep::Drained => return,
+            if let ReadStep::Drained = self.read_once(buf) {
+                return;
             }
         }
         // Still readable after a full turn: come back next step, after the
@@ -260,151 +237,125 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
 
     fn schedule_read(&self) {
         let Some(me) = self.me.upgrade() else { return };
-        context::with_current(|core| core.call_soon(Box::new(move || me.read_ready())));
+        context::with_current(|core| {
+            core.call_soon(Box::new(move || {
+                context::with_current(|core| core.reactor.with_read_buf(|buf| me.read_ready(buf)));
+            }))
+        });
     }
 
     #[inline]
-    fn read_once(&self) -> ReadStep {
-        let io_ref = self.io.borrow();
-        let Some(io) = io_ref.as_ref() else {
-            return ReadStep::Drained;
-        };
+    fn read_once(&self, buf: &mut [u8]) -> ReadStep {
         // Into the protocol's own buffer (BufferedProtocol), or the loop's.
         let result = if P::BUFFERED {
-            let mut result = None;
-            self.invoke(|p| {
-                if let Some(buf) = p.get_buffer(READ_BUF_SIZE).filter(|b| !b.is_empty()) {
-                    let len = buf.len();
-                    let r = io.io().read(buf);
-                    if let Ok(n @ 1..) = r {
-                        p.buffer_updated(n);
-                    }
-                    result = Some(r.map(|n| (n, len)));
-                }
-            });
-            match result {
+            match self.read_buffered() {
                 Some(r) => r,
                 None => return ReadStep::Drained, // protocol gone, panicked or no buffer
             }
         } else {
-            with_read_buf(|buf| {
-                let r = io.io().read(buf);
-                if let Ok(n @ 1..) = r {
-                    self.invoke(|p| p.data_received(&buf[..n]));
-                }
-                r.map(|n| (n, buf.len()))
-            })
+            let r = self.state.read(buf);
+            if let Ok(n @ 1..) = r {
+                self.invoke(|p| p.data_received(&buf[..n]));
+            }
+            r.map(|n| (n, buf.len()))
         };
         let step = match result {
-            Ok((0, _)) => {
-                self.read_eof.set(true);
-                // A read-only pipe has no write side to keep open.
-                let writable = io.io().writable();
-                drop(io_ref);
-                self.deliver_flow_control();
-                let keep_open = self.call_protocol(|p| p.eof_received());
-                if keep_open != Some(true) || !writable {
-                    self.close();
-                }
-                return ReadStep::Drained;
-            }
-            Ok((n, len)) if n < len && io.io().short_read_drains() => {
-                let reg = io.registration();
-                reg.clear_ready(Direction::Read);
+            Ok((n, len)) if n < len && n > 0 && self.state.short_read_drains() => {
+                self.state.clear_ready(Direction::Read);
                 // EOF or an error may have come with the data; their edge
                 // is spent, so read on to see them.
-                if reg.state().readiness() & ready::READ_ANY != 0 {
+                if self.state.readiness() & ready::READ_ANY != 0 {
                     ReadStep::More
                 } else {
                     ReadStep::Drained
                 }
             }
-            Ok(_) => ReadStep::More,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                io.registration().clear_ready(Direction::Read);
-                ReadStep::Drained
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadStep::More,
-            Err(e) => {
-                drop(io_ref);
-                self.fatal_error(e);
+            Ok((0, _)) => {
+                self.eof();
                 return ReadStep::Drained;
             }
+            Ok(_) => ReadStep::More,
+            Err(e) => return self.read_error(e),
         };
-        drop(io_ref);
         self.deliver_flow_control();
         step
     }
 
-    fn clear_ready(&self, dir: Direction) {
-        if let Some(io) = self.io.borrow().as_ref() {
-            io.registration().clear_ready(dir);
+    fn read_buffered(&self) -> Option<io::Result<(usize, usize)>> {
+        let mut result = None;
+        self.invoke(|p| {
+            if let Some(buf) = p
+                .get_buffer(crate::runtime::reactor::READ_BUF_SIZE)
+                .filter(|b| !b.is_empty())
+            {
+                let len = buf.len();
+                let r = self.state.read(buf);
+                if let Ok(n @ 1..) = r {
+                    p.buffer_updated(n);
+                }
+                result = Some(r.map(|n| (n, len)));
+            }
+        });
+        result
+    }
+
+    #[cold]
+    fn read_error(&self, e: io::Error) -> ReadStep {
+        match e.kind() {
+            io::ErrorKind::WouldBlock => {
+                self.state.clear_ready(Direction::Read);
+                self.deliver_flow_control();
+                ReadStep::Drained
+            }
+            io::ErrorKind::Interrupted => ReadStep::More,
+            _ => {
+                self.fatal_error(e);
+                ReadStep::Drained
+            }
         }
     }
 
-    fn readiness(&self) -> u8 {
-        self.io
+    /// The peer sent EOF.
+    #[cold]
+    fn eof(&self) {
+        self.state.set(flag::READ_EOF);
+        // A read-only pipe has no write side to keep open.
+        let writable = self
+            .io
             .borrow()
             .as_ref()
-            .map_or(0, |io| io.registration().state().readiness())
+            .is_some_and(|io| io.io().writable());
+        self.deliver_flow_control();
+        let keep_open = self.call_protocol(|p| p.eof_received());
+        if keep_open != Some(true) || !writable {
+            self.close();
+        }
     }
 
     fn write_ready(&self) {
-        if self.lost.get() {
+        if self.state.has(flag::LOST) {
             return;
         }
-        let flushed = {
-            let mut out = self.out.borrow_mut();
-            if !out.is_empty() {
-                match self.flush(&mut out) {
-                    Ok(()) => {}
-                    Err(e) => {
-                        drop(out);
-                        self.fatal_error(e);
-                        return;
-                    }
-                }
+        let left = match self.state.flush() {
+            Ok(left) => left,
+            Err(e) => {
+                self.fatal_error(e);
+                return;
             }
-            out.len()
         };
-        self.update_flow_control(flushed);
-        if flushed == 0 {
+        if self.state.update_flow(left) {
+            self.deliver_flow_control();
+        }
+        if left == 0 {
             self.after_flush();
         }
     }
 
-    /// Writes as much of `out` as the kernel takes.
-    fn flush(&self, out: &mut WriteBuffer) -> io::Result<()> {
-        let io_ref = self.io.borrow();
-        let Some(io) = io_ref.as_ref() else {
-            return Ok(());
-        };
-        while !out.is_empty() {
-            match io.io().write(out.as_slice()) {
-                Ok(n) => {
-                    let short = n < out.len();
-                    out.consume(n);
-                    if short {
-                        io.registration().clear_ready(Direction::Write);
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    io.registration().clear_ready(Direction::Write);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
     /// The buffer is empty: finish a pending close or EOF.
     fn after_flush(&self) {
-        if self.closing.get() {
+        if self.state.has(flag::CLOSING) {
             self.schedule_lost(None);
-        } else if self.eof_requested.get() {
+        } else if self.state.has(flag::EOF_REQUESTED) {
             self.send_eof();
         }
     }
@@ -420,20 +371,6 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
             }
         }
     }
-
-    /// Whether a write may be tried now, straight to the socket.
-    fn can_try_write(&self) -> bool {
-        self.readiness() & ready::WRITE_ANY != 0
-    }
-
-    #[inline]
-    fn accepts_writes(&self) -> bool {
-        if self.eof_requested.get() {
-            warn_write_after_eof();
-            return false;
-        }
-        !self.closing.get()
-    }
 }
 
 /// The reactor's handle on a connection. A protocol usually keeps its
@@ -447,8 +384,9 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
 struct Driver<P: Protocol, S: StreamSocket>(Rc<Conn<P, S>>);
 
 impl<P: Protocol, S: StreamSocket> ReadyHandler for Driver<P, S> {
-    fn on_ready(self: Rc<Self>, readiness: u8) {
-        self.0.ready(readiness);
+    #[inline]
+    fn on_ready(self: Rc<Self>, readiness: u8, read_buf: &mut [u8]) {
+        self.0.ready(readiness, read_buf);
     }
 }
 
@@ -465,19 +403,14 @@ impl<P: Protocol, S: StreamSocket> Drop for Driver<P, S> {
         // The loop is ending with the connection open. As in asyncio, no
         // callback runs from a closing loop: the protocol is dropped and
         // the socket closed, and later commands do nothing.
-        conn.closing.set(true);
-        conn.lost.set(true);
+        conn.state.set(flag::CLOSING | flag::LOST);
         if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
             tracing::error!("a protocol's destructor panicked");
         }
+        conn.state.forget_fd();
         let io = conn.io.try_borrow_mut().ok().and_then(|mut io| io.take());
         drop(io); // closes the socket
     }
-}
-
-#[cold]
-fn warn_write_after_eof() {
-    tracing::warn!("transport: write after write_eof ignored");
 }
 
 enum ReadStep {
@@ -490,114 +423,43 @@ enum ReadStep {
 impl<P: Protocol, S: StreamSocket> Conn<P, S> {
     /// The socket became ready: read, and flush what is waiting.
     #[inline]
-    fn ready(&self, readiness: u8) {
+    fn ready(&self, readiness: u8, read_buf: &mut [u8]) {
         if readiness & ready::READ_ANY != 0 {
-            self.read_ready();
+            self.read_ready(read_buf);
         }
         // Most events carry "writable" too; with nothing buffered there is
         // nothing to do (a pending close or EOF went out when the buffer
         // emptied).
-        if readiness & ready::WRITE_ANY != 0 && !self.out.borrow().is_empty() {
+        if readiness & ready::WRITE_ANY != 0 && self.state.has(flag::BUFFERED) {
             self.write_ready();
         }
     }
 }
 
 impl<P: Protocol, S: StreamSocket> TransportOps for Conn<P, S> {
+    fn state(&self) -> Option<&ConnState> {
+        Some(&self.state)
+    }
+
+    fn after_write(&self, wrote: Wrote) {
+        Conn::after_write(self, wrote);
+    }
+
     fn write(&self, data: &[u8]) {
-        if data.is_empty() || !self.accepts_writes() {
-            return;
-        }
-        let mut out = self.out.borrow_mut();
-        if out.is_empty() {
-            // Nothing queued: try the socket first, buffer only the rest.
-            let io_ref = self.io.borrow();
-            let Some(io) = io_ref.as_ref() else { return };
-            let reg = io.registration();
-            if reg.state().readiness() & ready::WRITE_ANY != 0 {
-                let result = loop {
-                    match io.io().write(data) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        other => break other,
-                    }
-                };
-                match result {
-                    Ok(n) if n == data.len() => return,
-                    Ok(n) => {
-                        reg.clear_ready(Direction::Write);
-                        out.extend(&data[n..]);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        reg.clear_ready(Direction::Write);
-                        out.extend(data);
-                    }
-                    Err(e) => {
-                        drop(io_ref);
-                        drop(out);
-                        self.fatal_error(e);
-                        return;
-                    }
-                }
-            } else {
-                out.extend(data);
-            }
-        } else {
-            out.extend(data);
-        }
-        let buffered = out.len();
-        drop(out);
-        self.update_flow_control(buffered);
+        let wrote = self.state.write(data);
+        self.after_write(wrote);
     }
 
     fn writelines(&self, chunks: &[&[u8]]) {
-        if !self.accepts_writes() {
-            return;
-        }
-        let mut out = self.out.borrow_mut();
-        let mut sent = 0;
-        if out.is_empty() && self.can_try_write() {
-            let slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
-            let result = match self.io.borrow().as_ref() {
-                Some(io) => io.io().write_vectored(&slices),
-                None => return,
-            };
-            let total: usize = chunks.iter().map(|c| c.len()).sum();
-            match result {
-                Ok(n) => {
-                    sent = n;
-                    if n < total {
-                        self.clear_ready(Direction::Write);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.clear_ready(Direction::Write)
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    drop(out);
-                    self.fatal_error(e);
-                    return;
-                }
-            }
-        }
-        for chunk in chunks {
-            if sent >= chunk.len() {
-                sent -= chunk.len();
-                continue;
-            }
-            out.extend(&chunk[sent..]);
-            sent = 0;
-        }
-        let buffered = out.len();
-        drop(out);
-        self.update_flow_control(buffered);
+        let wrote = self.state.writelines(chunks);
+        self.after_write(wrote);
     }
 
     fn write_eof(&self) {
-        if self.closing.get() || self.eof_requested.replace(true) {
+        if self.state.has(flag::CLOSING) || self.state.replace(flag::EOF_REQUESTED) {
             return;
         }
-        if self.out.borrow().is_empty() {
+        if !self.state.has(flag::BUFFERED) {
             self.send_eof();
         }
     }
@@ -610,22 +472,22 @@ impl<P: Protocol, S: StreamSocket> TransportOps for Conn<P, S> {
     }
 
     fn close(&self) {
-        if self.closing.replace(true) {
+        if self.state.replace(flag::CLOSING) {
             return;
         }
-        if self.out.borrow().is_empty() {
+        if !self.state.has(flag::BUFFERED) {
             self.schedule_lost(None);
         }
     }
 
     fn abort(&self) {
-        self.closing.set(true);
-        self.out.borrow_mut().clear();
+        self.state.set(flag::CLOSING);
+        self.state.clear_buffer();
         self.schedule_lost(None);
     }
 
     fn is_closing(&self) -> bool {
-        self.closing.get()
+        self.state.has(flag::CLOSING)
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {
@@ -640,46 +502,47 @@ impl<P: Protocol, S: StreamSocket> TransportOps for Conn<P, S> {
     }
 
     fn pause_reading(&self) {
-        self.reading_paused.set(true);
+        self.state.set(flag::READ_PAUSED);
     }
 
     fn resume_reading(&self) {
-        if !self.reading_paused.replace(false) {
+        if !self.state.has(flag::READ_PAUSED) {
             return;
         }
+        self.state.unset(flag::READ_PAUSED);
         // Edge-triggered: the data that arrived while paused raised its
         // edge already, so read now rather than wait for another.
-        if self.readiness() & ready::READ_ANY != 0 {
+        if self.state.readiness() & ready::READ_ANY != 0 {
             self.schedule_read();
         }
     }
 
     fn is_reading(&self) -> bool {
-        !self.reading_paused.get() && !self.closing.get() && !self.read_eof.get()
+        !self.state.has(flag::NO_READ)
     }
 
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) {
         let (high, low) = super::water_marks(high, low);
-        self.high.set(high);
-        self.low.set(low);
-        let buffered = self.out.borrow().len();
-        self.update_flow_control(buffered);
+        self.state.set_limits(high, low);
+        if self.state.update_flow(self.state.buffered()) {
+            self.deliver_flow_control();
+        }
     }
 
     fn write_buffer_limits(&self) -> (usize, usize) {
-        (self.low.get(), self.high.get())
+        self.state.limits()
     }
 
     fn write_buffer_size(&self) -> usize {
-        self.out.borrow().len()
+        self.state.buffered()
     }
 }
 
 impl<P, S: StreamSocket> fmt::Debug for Conn<P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
-            .field("closing", &self.closing.get())
-            .field("buffered", &self.out.borrow().len())
+            .field("closing", &self.state.has(flag::CLOSING))
+            .field("buffered", &self.state.buffered())
             .finish()
     }
 }

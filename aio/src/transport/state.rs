@@ -1,0 +1,389 @@
+//! The half of a stream connection that does not depend on its protocol:
+//! the descriptor, the state flags, the write buffer and its water marks.
+//!
+//! Not being generic is the point. `Transport::write` reaches this state
+//! with one virtual call and runs the common case — nothing queued, room in
+//! the socket — inline in the caller: one flags test, one `send`, no
+//! buffer, no `RefCell`. Everything that needs the protocol (flow-control
+//! notifications, `connection_lost`) stays in the generic `Conn`, which
+//! this module tells when it is due.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::rc::Rc;
+
+use rustix::net::{RecvFlags, SendFlags};
+
+use super::buffer::WriteBuffer;
+use super::DEFAULT_HIGH_WATER;
+use crate::runtime::reactor::{ready, Direction, IoState};
+
+/// The connection's state bits, kept in one word so the hot paths test
+/// them with one load.
+pub(crate) mod flag {
+    /// `close`, `abort` or a fatal error: no more reads or writes accepted.
+    pub(crate) const CLOSING: u8 = 1;
+    /// `write_eof` was called; EOF goes out once the buffer is flushed.
+    pub(crate) const EOF_REQUESTED: u8 = 2;
+    /// `pause_reading` is in effect.
+    pub(crate) const READ_PAUSED: u8 = 4;
+    /// The peer sent EOF.
+    pub(crate) const READ_EOF: u8 = 8;
+    /// `connection_lost` has been scheduled.
+    pub(crate) const LOST: u8 = 16;
+    /// The write buffer holds bytes the kernel has not taken.
+    pub(crate) const BUFFERED: u8 = 32;
+    /// Reads stop for any of these.
+    pub(crate) const NO_READ: u8 = CLOSING | READ_PAUSED | READ_EOF;
+    /// A write goes straight to the socket only when none of these is set.
+    pub(crate) const NO_DIRECT_WRITE: u8 = CLOSING | EOF_REQUESTED | BUFFERED;
+}
+
+/// How the descriptor is read and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FdKind {
+    /// A stream socket: `recv`/`send` with `MSG_NOSIGNAL`, so a peer that
+    /// reset the connection yields `EPIPE`, never a `SIGPIPE`.
+    Socket,
+    /// A pipe, terminal or file: plain `read`/`write`.
+    Pipe,
+}
+
+/// What a write through [`ConnState::write`] leaves for the generic side.
+pub(crate) enum Wrote {
+    /// Nothing more to do.
+    Done,
+    /// The buffer crossed a water mark: a flow-control notification is due.
+    FlowChanged,
+    /// The socket failed: the connection must end with this error.
+    Failed(io::Error),
+}
+
+/// See the module docs.
+pub(crate) struct ConnState {
+    /// The descriptor, owned by the connection's socket; -1 once that is
+    /// closed. Closing always sets [`flag::CLOSING`] first.
+    fd: Cell<RawFd>,
+    kind: FdKind,
+    /// Whether a read shorter than the buffer proves the source drained.
+    short_read_drains: bool,
+    /// The readiness the reactor caches for the descriptor.
+    io: Rc<IoState>,
+    flags: Cell<u8>,
+    /// Bytes the kernel has not taken yet.
+    out: RefCell<WriteBuffer>,
+    /// High- and low-water marks of `out`.
+    high: Cell<usize>,
+    low: Cell<usize>,
+    /// Whether the protocol should be paused (buffer above `high`), and
+    /// what it was last told; they differ while a notification is due.
+    want_paused: Cell<bool>,
+    told_paused: Cell<bool>,
+}
+
+impl ConnState {
+    pub(crate) fn new(fd: RawFd, kind: FdKind, short_read_drains: bool, io: Rc<IoState>) -> Self {
+        ConnState {
+            fd: Cell::new(fd),
+            kind,
+            short_read_drains,
+            io,
+            flags: Cell::new(0),
+            out: RefCell::new(WriteBuffer::default()),
+            high: Cell::new(DEFAULT_HIGH_WATER),
+            low: Cell::new(DEFAULT_HIGH_WATER / 4),
+            want_paused: Cell::new(false),
+            told_paused: Cell::new(false),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn has(&self, bits: u8) -> bool {
+        self.flags.get() & bits != 0
+    }
+
+    #[inline]
+    pub(crate) fn set(&self, bits: u8) {
+        self.flags.set(self.flags.get() | bits);
+    }
+
+    /// Sets `bits` and says whether any of them was set already.
+    #[inline]
+    pub(crate) fn replace(&self, bits: u8) -> bool {
+        let old = self.flags.get();
+        self.flags.set(old | bits);
+        old & bits != 0
+    }
+
+    #[inline]
+    pub(crate) fn unset(&self, bits: u8) {
+        self.flags.set(self.flags.get() & !bits);
+    }
+
+    #[inline]
+    pub(crate) fn readiness(&self) -> u8 {
+        self.io.readiness()
+    }
+
+    #[inline]
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        self.io.clear_ready(dir);
+    }
+
+    pub(crate) fn short_read_drains(&self) -> bool {
+        self.short_read_drains
+    }
+
+    /// The descriptor is about to close: nothing may use it from now on.
+    pub(crate) fn forget_fd(&self) {
+        self.set(flag::CLOSING);
+        self.fd.set(-1);
+    }
+
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        let fd = self.fd.get();
+        if fd < 0 {
+            return Err(io::ErrorKind::NotConnected.into());
+        }
+        // SAFETY: `fd` is owned by the connection's socket, which outlives
+        // this state's use of it: the connection calls `forget_fd` (setting
+        // -1) before it drops the socket, and `fd` is read afresh by every
+        // call, so no borrow outlives the descriptor.
+        Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+    }
+
+    /// One `recv` (or `read`) into `buf`.
+    #[inline]
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let fd = self.fd()?;
+        let result = match self.kind {
+            FdKind::Socket => rustix::net::recv(fd, buf, RecvFlags::empty()).map(|(n, _)| n),
+            FdKind::Pipe => rustix::io::read(fd, buf),
+        };
+        Ok(result?)
+    }
+
+    #[inline]
+    fn send(&self, data: &[u8]) -> io::Result<usize> {
+        let fd = self.fd()?;
+        let result = match self.kind {
+            FdKind::Socket => rustix::net::send(fd, data, SendFlags::NOSIGNAL),
+            FdKind::Pipe => rustix::io::write(fd, data),
+        };
+        Ok(result?)
+    }
+
+    /// `Transport::write`: straight to the socket when nothing is queued
+    /// and it has room, else into the buffer.
+    #[inline]
+    pub(crate) fn write(&self, data: &[u8]) -> Wrote {
+        if self.flags.get() & flag::NO_DIRECT_WRITE == 0
+            && self.io.readiness() & ready::WRITE_ANY != 0
+            && !data.is_empty()
+        {
+            match self.send(data) {
+                Ok(n) if n == data.len() => return Wrote::Done,
+                result => return self.write_rest(data, result),
+            }
+        }
+        self.write_queued(data)
+    }
+
+    /// After a direct `send` that did not take everything.
+    #[inline(never)]
+    fn write_rest(&self, data: &[u8], result: io::Result<usize>) -> Wrote {
+        match result {
+            Ok(n) => {
+                self.io.clear_ready(Direction::Write);
+                self.buffer(&data[n..])
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.io.clear_ready(Direction::Write);
+                self.buffer(data)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => self.write(data),
+            Err(e) => Wrote::Failed(e),
+        }
+    }
+
+    /// A write that cannot go straight out: queued behind earlier bytes,
+    /// waiting for room, or refused after `close`/`write_eof`.
+    #[inline(never)]
+    fn write_queued(&self, data: &[u8]) -> Wrote {
+        if data.is_empty() || !self.accepts_writes() {
+            return Wrote::Done;
+        }
+        self.buffer(data)
+    }
+
+    /// `writelines`: one `writev` (or `sendmsg`) when nothing is queued.
+    pub(crate) fn writelines(&self, chunks: &[&[u8]]) -> Wrote {
+        if !self.accepts_writes() {
+            return Wrote::Done;
+        }
+        let mut sent = 0;
+        if !self.has(flag::BUFFERED) && self.io.readiness() & ready::WRITE_ANY != 0 {
+            let slices: Vec<io::IoSlice<'_>> = chunks.iter().map(|c| io::IoSlice::new(c)).collect();
+            let total: usize = chunks.iter().map(|c| c.len()).sum();
+            match self.send_vectored(&slices) {
+                Ok(n) => {
+                    sent = n;
+                    if n < total {
+                        self.io.clear_ready(Direction::Write);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear_ready(Direction::Write);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Wrote::Failed(e),
+            }
+        }
+        let mut out = self.out.borrow_mut();
+        for chunk in chunks {
+            if sent >= chunk.len() {
+                sent -= chunk.len();
+                continue;
+            }
+            out.extend(&chunk[sent..]);
+            sent = 0;
+        }
+        let buffered = out.len();
+        drop(out);
+        if buffered > 0 {
+            self.set(flag::BUFFERED);
+        }
+        self.flow_after(buffered)
+    }
+
+    fn send_vectored(&self, slices: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let fd = self.fd()?;
+        let result = match self.kind {
+            FdKind::Socket => rustix::net::sendmsg(
+                fd,
+                slices,
+                &mut rustix::net::SendAncillaryBuffer::default(),
+                SendFlags::NOSIGNAL,
+            ),
+            FdKind::Pipe => rustix::io::writev(fd, slices),
+        };
+        Ok(result?)
+    }
+
+    /// Whether writes are still taken (warns once about writes after
+    /// `write_eof`, which would be silently lost otherwise).
+    pub(crate) fn accepts_writes(&self) -> bool {
+        if self.has(flag::EOF_REQUESTED) {
+            warn_write_after_eof();
+            return false;
+        }
+        !self.has(flag::CLOSING)
+    }
+
+    fn buffer(&self, bytes: &[u8]) -> Wrote {
+        let mut out = self.out.borrow_mut();
+        out.extend(bytes);
+        let buffered = out.len();
+        drop(out);
+        self.set(flag::BUFFERED);
+        self.flow_after(buffered)
+    }
+
+    fn flow_after(&self, buffered: usize) -> Wrote {
+        if self.update_flow(buffered) {
+            Wrote::FlowChanged
+        } else {
+            Wrote::Done
+        }
+    }
+
+    /// Writes as much of the buffer as the kernel takes; returns what is
+    /// left.
+    pub(crate) fn flush(&self) -> io::Result<usize> {
+        let mut out = self.out.borrow_mut();
+        while !out.is_empty() {
+            match self.send(out.as_slice()) {
+                Ok(n) => {
+                    let short = n < out.len();
+                    out.consume(n);
+                    if short {
+                        self.io.clear_ready(Direction::Write);
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear_ready(Direction::Write);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let left = out.len();
+        if left == 0 {
+            self.unset(flag::BUFFERED);
+        }
+        Ok(left)
+    }
+
+    /// Drops whatever is buffered (abort, fatal error).
+    pub(crate) fn clear_buffer(&self) {
+        self.out.borrow_mut().clear();
+        self.unset(flag::BUFFERED);
+    }
+
+    pub(crate) fn buffered(&self) -> usize {
+        if self.has(flag::BUFFERED) {
+            self.out.borrow().len()
+        } else {
+            0
+        }
+    }
+
+    /// Records whether the protocol should be paused now that `buffered`
+    /// bytes wait; true when that changed, so a notification is due.
+    pub(crate) fn update_flow(&self, buffered: usize) -> bool {
+        let paused = self.want_paused.get();
+        if !paused && buffered > self.high.get() {
+            self.want_paused.set(true);
+        } else if paused && buffered <= self.low.get() {
+            self.want_paused.set(false);
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// A `pause_writing`/`resume_writing` waits to be delivered.
+    #[inline]
+    pub(crate) fn flow_due(&self) -> bool {
+        self.want_paused.get() != self.told_paused.get()
+    }
+
+    /// Takes the due notification: `Some(true)` for `pause_writing`,
+    /// `Some(false)` for `resume_writing`.
+    pub(crate) fn take_flow(&self) -> Option<bool> {
+        let want = self.want_paused.get();
+        if want == self.told_paused.replace(want) {
+            None
+        } else {
+            Some(want)
+        }
+    }
+
+    pub(crate) fn set_limits(&self, high: usize, low: usize) {
+        self.high.set(high);
+        self.low.set(low);
+    }
+
+    /// The water marks, as `(low, high)` (asyncio's order).
+    pub(crate) fn limits(&self) -> (usize, usize) {
+        (self.low.get(), self.high.get())
+    }
+}
+
+#[cold]
+fn warn_write_after_eof() {
+    tracing::warn!("transport: write after write_eof ignored");
+}
