@@ -9,6 +9,7 @@
 //!  aio::transport   Protocol trait, Transport, create_connection / create_server
 //!  aio::net         non-blocking TcpListener / TcpStream / UdpSocket / Unix sockets
 //!  aio::runtime     event loop: tasks, timers, reactor (mio), blocking pool
+//!  aio::tls         TLS on rustls, a protocol between transport and streams
 //! ```
 //!
 //! ```
@@ -40,6 +41,7 @@ pub mod signal;
 pub mod streams;
 pub mod sync;
 pub mod time;
+pub mod tls;
 pub mod transport;
 
 pub use aio_macros::{main, test};

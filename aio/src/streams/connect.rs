@@ -12,7 +12,8 @@ use super::reader::{StreamReader, DEFAULT_LIMIT};
 use super::writer::StreamWriter;
 use crate::net::BindOptions;
 use crate::runtime::spawn;
-use crate::transport::{self, Server, ServerOptions, Transport};
+use crate::tls::{TlsAcceptor, TlsConnector};
+use crate::transport::{self, ConnectOptions, Server, ServerOptions, Transport};
 
 /// Settings shared by the stream functions.
 #[derive(Debug, Clone)]
@@ -22,6 +23,16 @@ pub struct StreamOptions {
     pub limit: usize,
     /// Listening socket options (servers only).
     pub bind: BindOptions,
+    /// Servers: speak TLS with this certificate (asyncio's `ssl=` of
+    /// `start_server`); the handler starts after the handshake.
+    pub server_tls: Option<TlsAcceptor>,
+    /// Clients: speak TLS with these trusted roots (asyncio's `ssl=` of
+    /// `open_connection`); the connection is returned after the
+    /// handshake.
+    pub client_tls: Option<TlsConnector>,
+    /// Clients: the name the server's certificate must hold (asyncio's
+    /// `server_hostname`); defaults to the host connected to.
+    pub server_name: Option<String>,
 }
 
 impl Default for StreamOptions {
@@ -29,6 +40,9 @@ impl Default for StreamOptions {
         StreamOptions {
             limit: DEFAULT_LIMIT,
             bind: BindOptions::default(),
+            server_tls: None,
+            client_tls: None,
+            server_name: None,
         }
     }
 }
@@ -58,11 +72,13 @@ pub async fn open_connection(host: &str, port: u16) -> io::Result<(StreamReader,
     open_connection_with(host, port, &StreamOptions::default()).await
 }
 
-/// [`open_connection`] with options.
+/// [`open_connection`] with options: the reader's limit, and TLS
+/// (`client_tls`, `server_name`).
 ///
 /// # Errors
 ///
-/// As [`open_connection`].
+/// As [`open_connection`]; with TLS also the handshake's failure, naming
+/// the peer.
 pub async fn open_connection_with(
     host: &str,
     port: u16,
@@ -70,7 +86,12 @@ pub async fn open_connection_with(
 ) -> io::Result<(StreamReader, StreamWriter)> {
     let (reader, writer_state) = parts(options.limit);
     let protocol = StreamProtocol::new(reader.shared(), writer_state.clone(), None);
-    let (transport, _) = transport::create_connection(move || protocol, host, port).await?;
+    let connect = ConnectOptions {
+        tls: options.client_tls.clone(),
+        server_name: options.server_name.clone(),
+    };
+    let (transport, _) =
+        transport::create_connection_with(move || protocol, host, port, &connect).await?;
     Ok((reader, StreamWriter::new(transport, writer_state)))
 }
 
@@ -148,7 +169,8 @@ where
     start_server_with(client_connected, host, port, &StreamOptions::default()).await
 }
 
-/// [`start_server`] with options (limit, backlog, `SO_REUSEPORT`).
+/// [`start_server`] with options (limit, backlog, `SO_REUSEPORT`, TLS with
+/// `server_tls`).
 ///
 /// # Errors
 ///
@@ -167,6 +189,7 @@ where
     let server_options = ServerOptions {
         bind: options.bind.clone(),
         start_serving: true,
+        tls: options.server_tls.clone(),
     };
     transport::create_server_with(factory, host, port, &server_options).await
 }

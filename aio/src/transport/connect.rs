@@ -9,6 +9,7 @@ use super::socket::Conn;
 use super::{start_transport, Protocol, StreamSocket, Transport};
 use crate::net::{TcpStream, UnixStream};
 use crate::runtime::reactor::PollEvented;
+use crate::tls::{self, TlsConnector};
 
 /// Reaches a connection's protocol from outside its callbacks (the
 /// `protocol` of asyncio's `transport, protocol = await
@@ -18,7 +19,9 @@ pub struct ProtocolHandle<P> {
     conn: Rc<dyn ProtocolCell<P>>,
 }
 
-trait ProtocolCell<P> {
+/// Where a connection keeps its protocol: the socket transport itself, or
+/// the TLS layer in front of it.
+pub(crate) trait ProtocolCell<P> {
     fn with_dyn(&self, f: &mut dyn FnMut(&mut P));
 }
 
@@ -30,6 +33,10 @@ impl<P: Protocol, S: StreamSocket> ProtocolCell<P> for Conn<P, S> {
 
 impl<P: Protocol> ProtocolHandle<P> {
     pub(crate) fn new<S: StreamSocket>(conn: Rc<Conn<P, S>>) -> Self {
+        ProtocolHandle { conn }
+    }
+
+    pub(crate) fn from_cell(conn: Rc<dyn ProtocolCell<P>>) -> Self {
         ProtocolHandle { conn }
     }
 
@@ -105,6 +112,76 @@ where
 {
     let stream = TcpStream::connect(host, port).await?;
     finish(stream.into_evented(), factory())
+}
+
+/// Settings of [`create_connection_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Speak TLS with these settings (asyncio's `ssl=`); the handshake is
+    /// done before `create_connection_with` returns.
+    pub tls: Option<TlsConnector>,
+    /// The name the server's certificate must hold (asyncio's
+    /// `server_hostname`); defaults to `host`.
+    pub server_name: Option<String>,
+}
+
+/// [`create_connection`] with options, such as TLS:
+///
+/// ```no_run
+/// use aio::transport::{ConnectOptions, Protocol, Transport};
+/// use aio::tls::TlsConnector;
+///
+/// struct Hello;
+///
+/// impl Protocol for Hello {
+///     fn connection_made(&mut self, t: &Transport) {
+///         t.write(b"HEAD / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+///     }
+///     fn data_received(&mut self, data: &[u8]) {
+///         print!("{}", String::from_utf8_lossy(data));
+///     }
+/// }
+///
+/// aio::run(async {
+///     let options = ConnectOptions {
+///         tls: Some(TlsConnector::webpki()?),
+///         ..Default::default()
+///     };
+///     let (transport, _) =
+///         aio::transport::create_connection_with(|| Hello, "example.com", 443, &options).await?;
+///     # drop(transport);
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`create_connection`]; with TLS also an invalid server name, and
+/// the handshake's failure or timeout, naming the peer ("TLS handshake
+/// with 127.0.0.1:443 failed: invalid peer certificate: UnknownIssuer").
+///
+/// # Cancel safety
+///
+/// Dropping the future during the TLS handshake aborts the connection.
+pub async fn create_connection_with<F, P>(
+    factory: F,
+    host: &str,
+    port: u16,
+    options: &ConnectOptions,
+) -> io::Result<(Transport, ProtocolHandle<P>)>
+where
+    F: FnOnce() -> P,
+    P: Protocol,
+{
+    let Some(connector) = &options.tls else {
+        return create_connection(factory, host, port).await;
+    };
+    let name = options.server_name.as_deref().unwrap_or(host);
+    let session = tls::client_session(connector, name)?;
+    let stream = TcpStream::connect(host, port).await?;
+    let timeout = connector.handshake_timeout();
+    tls::client_handshake(stream.into_evented(), factory(), session, timeout).await
 }
 
 /// Connects to the Unix socket at `path` and runs a protocol on it.

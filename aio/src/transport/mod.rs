@@ -42,7 +42,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-pub use connect::{create_connection, create_unix_connection, ProtocolHandle};
+pub(crate) use connect::ProtocolCell;
+pub use connect::{
+    create_connection, create_connection_with, create_unix_connection, ConnectOptions,
+    ProtocolHandle,
+};
 pub use datagram::{create_datagram_endpoint, DatagramTransport};
 pub use pipe::{connect_read_pipe, connect_write_pipe};
 pub use protocol::{BufferedProtocol, DatagramProtocol, Protocol};

@@ -20,6 +20,7 @@ use crate::net::{accept_error_kind, bind_socket, resolve, AcceptErrorKind, BindO
 use crate::runtime::context;
 use crate::runtime::reactor::{ready, Direction, PollEvented, ReadyHandler};
 use crate::sync::{wake_all, WaitList};
+use crate::tls::TlsAcceptor;
 
 /// How long accepting pauses after the process ran out of file
 /// descriptors or memory (asyncio's `ACCEPT_RETRY_DELAY`): retrying at once
@@ -36,6 +37,9 @@ pub struct ServerOptions {
     pub bind: BindOptions,
     /// Start accepting at once (asyncio's `start_serving=True`).
     pub start_serving: bool,
+    /// Speak TLS on every connection (asyncio's `ssl=`): the protocol's
+    /// `connection_made` comes after the handshake.
+    pub tls: Option<TlsAcceptor>,
 }
 
 impl Default for ServerOptions {
@@ -43,6 +47,7 @@ impl Default for ServerOptions {
         ServerOptions {
             bind: BindOptions::default(),
             start_serving: true,
+            tls: None,
         }
     }
 }
@@ -271,12 +276,62 @@ where
     create_server_with(factory, host, port, &ServerOptions::default()).await
 }
 
-/// [`create_server`] with options (backlog, `SO_REUSEPORT`, start later).
+/// [`create_server`] with options (backlog, `SO_REUSEPORT`, start later,
+/// TLS).
+///
+/// ```no_run
+/// use aio::transport::{Protocol, ServerOptions, Transport};
+/// use aio::tls::TlsAcceptor;
+///
+/// struct Hello;
+///
+/// impl Protocol for Hello {
+///     fn connection_made(&mut self, t: &Transport) {
+///         // After the handshake: this is encrypted.
+///         t.write(b"hello over TLS\n");
+///         t.close();
+///     }
+/// }
+///
+/// aio::run(async {
+///     let options = ServerOptions {
+///         tls: Some(TlsAcceptor::from_pem_files("cert.pem", "key.pem")?),
+///         ..Default::default()
+///     };
+///     let server = aio::transport::create_server_with(|| Hello, "127.0.0.1", 8443, &options).await?;
+///     server.serve_forever().await;
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 ///
 /// # Errors
 ///
-/// As [`create_server`].
+/// As [`create_server`]; with TLS also a configuration rustls refuses.
 pub async fn create_server_with<F, P>(
+    factory: F,
+    host: &str,
+    port: u16,
+    options: &ServerOptions,
+) -> io::Result<Server>
+where
+    F: Fn() -> P + 'static,
+    P: Protocol,
+{
+    // Two instantiations: a plain server's connections never see the TLS
+    // layer.
+    match &options.tls {
+        Some(acceptor) => {
+            crate::tls::check_acceptor(acceptor)?;
+            let factory = crate::tls::server_factory(factory, acceptor.clone());
+            bind_server(factory, host, port, options).await
+        }
+        None => bind_server(factory, host, port, options).await,
+    }
+}
+
+/// Binds every address of `host` and serves `factory`'s protocols.
+async fn bind_server<F, P>(
     factory: F,
     host: &str,
     port: u16,
