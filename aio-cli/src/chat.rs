@@ -34,19 +34,24 @@ use crate::server::{self, log_connection_error, Config, Listen};
 
 /// Runs `aio chat` and returns the exit status.
 pub(crate) fn run(args: ChatArgs) -> ExitCode {
-    if args.tls.enabled() {
-        return server::tls_not_available_yet("chat");
-    }
+    let tls = match server::tls_acceptor("chat", &args.tls) {
+        Ok(tls) => tls,
+        Err(status) => return status,
+    };
     let config = Config::new("chat", &args.serve, 1);
     let max_backlog = args.max_backlog;
-    server::serve_server(config, move |_worker, listen: Listen| async move {
-        let room = Rc::new(RefCell::new(Room::new(max_backlog)));
+    server::serve_server(config, move |_worker, listen: Listen| {
         let options = StreamOptions {
             limit: DEFAULT_LIMIT,
             bind: listen.bind,
+            server_tls: tls.clone(),
+            ..StreamOptions::default()
         };
-        let handler = move |reader, writer| member(room.clone(), reader, writer);
-        aio::streams::start_server_with(handler, &listen.host, listen.port, &options).await
+        async move {
+            let room = Rc::new(RefCell::new(Room::new(max_backlog)));
+            let handler = move |reader, writer| member(room.clone(), reader, writer);
+            aio::streams::start_server_with(handler, &listen.host, listen.port, &options).await
+        }
     })
 }
 

@@ -168,7 +168,7 @@ pub(crate) struct ConnectArgs {
     #[arg(long)]
     pub(crate) tls: bool,
     /// Extra CA certificate(s) (PEM) to trust besides the webpki roots.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "tls")]
     pub(crate) cacert: Option<PathBuf>,
 }
 

@@ -14,26 +14,44 @@
 //! prompts without a newline work. The socket's writer is shared (`Rc`)
 //! because dropping a `StreamWriter` closes the connection: the stdin task
 //! ending must not cut the reply short.
+//!
+//! With `--tls` the same runs over TLS (trusting the webpki roots, plus
+//! `--cacert`); EOF on stdin then sends `close_notify` before the
+//! half-close.
 
 use std::fmt;
 use std::io;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use aio::streams::{StreamReader, StreamWriter};
+use aio::streams::{StreamOptions, StreamReader, StreamWriter};
+use aio::tls::TlsConnector;
 
 use crate::cli::ConnectArgs;
 
 /// How much is read (from stdin or the socket) at a time.
 const CHUNK: usize = 64 * 1024;
 
+/// The exit status of a usage error (clap's), here an unusable `--cacert`.
+const USAGE_ERROR: u8 = 2;
+
 /// Runs `aio connect` and returns the exit status.
 pub(crate) fn run(args: ConnectArgs) -> ExitCode {
-    if args.tls || args.cacert.is_some() {
-        eprintln!("aio connect: TLS is not available yet");
-        return ExitCode::from(2);
+    let mut options = StreamOptions::default();
+    if args.tls {
+        let connector = match &args.cacert {
+            Some(path) => TlsConnector::webpki_and_ca_file(path),
+            None => TlsConnector::webpki(),
+        };
+        match connector {
+            Ok(connector) => options.client_tls = Some(connector),
+            Err(e) => {
+                eprintln!("aio connect: {e}");
+                return ExitCode::from(USAGE_ERROR);
+            }
+        }
     }
-    match aio::run(session(args.host, args.port)) {
+    match aio::run(session(args.host, args.port, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("aio connect: {e}");
@@ -64,9 +82,9 @@ impl fmt::Display for ConnectError {
 }
 
 /// One connection: stdin to the socket and the socket to stdout, until the
-/// server closes.
-async fn session(host: String, port: u16) -> Result<(), ConnectError> {
-    let (mut from_server, to_server) = aio::open_connection(&host, port)
+/// server closes. With TLS the handshake is done before anything is sent.
+async fn session(host: String, port: u16, options: StreamOptions) -> Result<(), ConnectError> {
+    let (mut from_server, to_server) = aio::streams::open_connection_with(&host, port, &options)
         .await
         .map_err(ConnectError::Connect)?;
     tracing::debug!("connected to {host}:{port}");

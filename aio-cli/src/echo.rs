@@ -39,29 +39,45 @@ pub(crate) fn run(args: EchoArgs) -> ExitCode {
             )
             .exit(),
         EchoApi::Sockets => server::serve(config, |_worker| echo_sockets),
-        _ if args.tls.enabled() => server::tls_not_available_yet("echo"),
-        EchoApi::Protocol => server::serve_server(config, |_worker, listen: Listen| async move {
-            let options = ServerOptions {
-                bind: listen.bind,
-                start_serving: true,
+        EchoApi::Protocol => {
+            let tls = match server::tls_acceptor("echo", &args.tls) {
+                Ok(tls) => tls,
+                Err(status) => return status,
             };
-            aio::transport::create_server_with(
-                EchoProtocol::default,
-                &listen.host,
-                listen.port,
-                &options,
-            )
-            .await
-        }),
+            server::serve_server(config, move |_worker, listen: Listen| {
+                let options = ServerOptions {
+                    bind: listen.bind,
+                    start_serving: true,
+                    tls: tls.clone(),
+                };
+                async move {
+                    aio::transport::create_server_with(
+                        EchoProtocol::default,
+                        &listen.host,
+                        listen.port,
+                        &options,
+                    )
+                    .await
+                }
+            })
+        }
         EchoApi::Streams => {
+            let tls = match server::tls_acceptor("echo", &args.tls) {
+                Ok(tls) => tls,
+                Err(status) => return status,
+            };
             let limit = args.limit;
-            server::serve_server(config, move |_worker, listen: Listen| async move {
+            server::serve_server(config, move |_worker, listen: Listen| {
                 let options = StreamOptions {
                     limit,
                     bind: listen.bind,
+                    server_tls: tls.clone(),
+                    ..StreamOptions::default()
                 };
-                aio::streams::start_server_with(echo_lines, &listen.host, listen.port, &options)
-                    .await
+                async move {
+                    aio::streams::start_server_with(echo_lines, &listen.host, listen.port, &options)
+                        .await
+                }
             })
         }
     }

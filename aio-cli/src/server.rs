@@ -45,10 +45,11 @@ use std::time::Duration;
 
 use aio::net::{accept_error_kind, AcceptErrorKind, BindOptions, TcpListener, TcpStream};
 use aio::signal::{Signal, Signals};
+use aio::tls::TlsAcceptor;
 use aio::transport::Server;
 use aio::{Task, TaskRef};
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, TlsServerArgs};
 
 /// How long accepting pauses after `EMFILE`, `ENFILE`, `ENOBUFS` or
 /// `ENOMEM` (asyncio pauses a whole second; connections that arrive
@@ -139,10 +140,23 @@ where
     })
 }
 
-/// The usage error of a TLS option on a server that cannot do TLS yet.
-pub(crate) fn tls_not_available_yet(app: &str) -> ExitCode {
-    eprintln!("aio {app}: TLS is not available yet");
-    ExitCode::from(USAGE_ERROR)
+/// The TLS settings of `--tls-cert`/`--tls-key`, loaded once before any
+/// worker starts (every worker shares them). `Ok(None)` without TLS; a
+/// file that cannot be used is a usage error, reported here.
+pub(crate) fn tls_acceptor(
+    app: &str,
+    tls: &TlsServerArgs,
+) -> Result<Option<TlsAcceptor>, ExitCode> {
+    let (Some(cert), Some(key)) = (&tls.tls_cert, &tls.tls_key) else {
+        return Ok(None);
+    };
+    match TlsAcceptor::from_pem_files(cert, key) {
+        Ok(acceptor) => Ok(Some(acceptor)),
+        Err(e) => {
+            eprintln!("aio {app}: {e}");
+            Err(ExitCode::from(USAGE_ERROR))
+        }
+    }
 }
 
 /// A peer going away abruptly is routine; anything else is worth a line.

@@ -245,7 +245,7 @@ fn sigterm_cuts_idle_members_when_the_grace_ends_and_exits_0() {
 }
 
 #[test]
-fn tls_is_refused_until_it_lands() {
+fn missing_tls_files_are_a_usage_error_naming_the_file() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_aio"))
         .args([
             "chat",
@@ -261,6 +261,6 @@ fn tls_is_refused_until_it_lands() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
-        "aio chat: TLS is not available yet"
+        "aio chat: cannot read certificate file c.pem: No such file or directory (os error 2)"
     );
 }

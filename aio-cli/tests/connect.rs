@@ -142,8 +142,20 @@ fn an_unknown_host_is_a_one_line_error() {
 }
 
 #[test]
-fn tls_is_not_available_yet() {
-    let out = run(&["connect", "--tls", "127.0.0.1", "443"]);
+fn an_unreadable_cacert_is_a_usage_error() {
+    let out = run(&[
+        "connect",
+        "--tls",
+        "--cacert",
+        "missing.pem",
+        "127.0.0.1",
+        "443",
+    ]);
     assert_eq!(out.code(), 2);
-    out.one_error_line("aio connect: ", "TLS is not available yet");
+    out.one_error_line("aio connect: ", "cannot read certificate file missing.pem");
+    // --cacert means nothing without --tls.
+    assert_eq!(
+        run(&["connect", "--cacert", "ca.pem", "127.0.0.1", "443"]).code(),
+        2
+    );
 }

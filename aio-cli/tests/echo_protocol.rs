@@ -20,12 +20,12 @@ fn bulk_data_in_both_directions_survives_flow_control_turns() {
 }
 
 #[test]
-fn tls_is_refused_until_it_lands() {
-    let out = support::echo::tls_refused("protocol");
+fn missing_tls_files_are_a_usage_error_naming_the_file() {
+    let out = support::echo::tls_files_missing("protocol");
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
-        "aio echo: TLS is not available yet"
+        "aio echo: cannot read certificate file c.pem: No such file or directory (os error 2)"
     );
 }

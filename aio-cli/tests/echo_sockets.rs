@@ -90,7 +90,7 @@ fn cpu_ticks(server: &Server) -> u64 {
 
 #[test]
 fn tls_with_the_sockets_api_is_a_usage_error() {
-    let out = support::echo::tls_refused("sockets");
+    let out = support::echo::tls_files_missing("sockets");
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }

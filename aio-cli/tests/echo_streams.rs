@@ -110,11 +110,12 @@ fn a_line_over_the_limit_gets_an_error_and_a_close_while_others_carry_on() {
 }
 
 #[test]
-fn tls_is_refused_until_it_lands() {
-    let out = support::echo::tls_refused("streams");
+fn missing_tls_files_are_a_usage_error_naming_the_file() {
+    let out = support::echo::tls_files_missing("streams");
     assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
-        "aio echo: TLS is not available yet"
+        "aio echo: cannot read certificate file c.pem: No such file or directory (os error 2)"
     );
 }

@@ -17,21 +17,27 @@
 //! holds what the two share: the redirect loop, what to do with a head
 //! (`-i`, `-L`, `-f`), the whole-request timeout and the exit codes.
 //!
+//! https runs the same code over aio's TLS layer (rustls), trusting the
+//! webpki roots plus `--cacert`; the TLS settings are built once, at the
+//! first https URL, and shared by every redirect.
+//!
 //! Exit codes follow curl where it has one: 0 for any complete response,
-//! 1 for network and protocol errors, 2 for what is not available yet
-//! (https), 3 for a URL that cannot be fetched, 22 for `-f` and a status of
-//! 400 or more, 23 when stdout fails, 28 for a timeout, 47 for too many
-//! redirects.
+//! 1 for network, TLS and protocol errors, 3 for a URL that cannot be
+//! fetched, 22 for `-f` and a status of 400 or more, 23 when stdout fails,
+//! 28 for a timeout, 47 for too many redirects, 77 for a `--cacert` that
+//! cannot be used.
 
 mod protocol;
 mod streams;
 
 use std::fmt;
 use std::io;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use aio::streams::StreamWriter;
+use aio::tls::TlsConnector;
 
 use crate::cli::{GetApi, GetArgs};
 use crate::http::{Head, HttpError};
@@ -100,8 +106,8 @@ fn interim_shown<'h>(head: &'h Head, opts: &Options) -> Option<&'h [u8]> {
 enum GetError {
     /// The URL (given, or redirected to) cannot be fetched.
     Url(UrlError),
-    /// https, before TLS lands.
-    TlsUnavailable,
+    /// `--cacert` cannot be read or holds no usable certificate.
+    CaCert(io::Error),
     /// Resolution or connect failure (the error names the address).
     Connect(io::Error),
     /// The connection failed mid-request.
@@ -122,12 +128,12 @@ impl GetError {
     fn exit_code(&self) -> u8 {
         match self {
             GetError::Connect(_) | GetError::Io(_) | GetError::Http(_) => 1,
-            GetError::TlsUnavailable => 2,
             GetError::Url(_) => 3,
             GetError::Status { .. } => 22,
             GetError::Output(_) => 23,
             GetError::TimedOut(_) => 28,
             GetError::TooManyRedirects => 47,
+            GetError::CaCert(_) => 77,
         }
     }
 }
@@ -136,7 +142,7 @@ impl fmt::Display for GetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GetError::Url(e) => e.fmt(f),
-            GetError::TlsUnavailable => f.write_str("https is not available yet"),
+            GetError::CaCert(e) => e.fmt(f),
             GetError::Connect(e) => e.fmt(f),
             GetError::Io(e) => write!(f, "connection failed: {e}"),
             GetError::Http(e) => e.fmt(f),
@@ -221,22 +227,32 @@ pub(crate) fn run(args: GetArgs) -> ExitCode {
 async fn get(args: &GetArgs, opts: Options) -> Result<(), GetError> {
     let mut url = Url::parse(&args.url).map_err(GetError::Url)?;
     let out = Output::open()?;
-    let result = follow(&mut url, args.api, opts, &out).await;
+    let result = follow(&mut url, args, opts, &out).await;
     // What was printed before a failure stays printed.
     let flushed = out.finish().await;
     result.and(flushed)
 }
 
 /// Requests `url`, and with `-L` each redirect in turn.
-async fn follow(url: &mut Url, api: GetApi, opts: Options, out: &Output) -> Result<(), GetError> {
+async fn follow(
+    url: &mut Url,
+    args: &GetArgs,
+    opts: Options,
+    out: &Output,
+) -> Result<(), GetError> {
+    let mut connector = None;
     for redirects in 0.. {
-        if url.scheme() == Scheme::Https {
-            return Err(GetError::TlsUnavailable);
-        }
+        let tls = match url.scheme() {
+            Scheme::Http => None,
+            Scheme::Https => Some(match &connector {
+                Some(c) => c,
+                None => connector.insert(tls_connector(args.cacert.as_deref())?),
+            }),
+        };
         tracing::debug!("GET {url}");
-        let outcome = match api {
-            GetApi::Streams => streams::get(url, &opts, out).await?,
-            GetApi::Protocol => protocol::get(url, &opts, out).await?,
+        let outcome = match args.api {
+            GetApi::Streams => streams::get(url, tls, &opts, out).await?,
+            GetApi::Protocol => protocol::get(url, tls, &opts, out).await?,
         };
         match outcome {
             Outcome::Complete => return Ok(()),
@@ -250,4 +266,15 @@ async fn follow(url: &mut Url, api: GetApi, opts: Options, out: &Output) -> Resu
         }
     }
     unreachable!("the redirect loop returns")
+}
+
+/// The client TLS settings: the webpki roots, plus `cacert`'s
+/// certificates (as curl's `--cacert` adds to nothing, ours adds to the
+/// roots, as DESIGN.md asks).
+fn tls_connector(cacert: Option<&Path>) -> Result<TlsConnector, GetError> {
+    match cacert {
+        Some(path) => TlsConnector::webpki_and_ca_file(path),
+        None => TlsConnector::webpki(),
+    }
+    .map_err(GetError::CaCert)
 }

@@ -22,14 +22,21 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use aio::sync::{oneshot, Event};
-use aio::transport::{Protocol, Transport};
+use aio::tls::TlsConnector;
+use aio::transport::{ConnectOptions, Protocol, Transport};
 
 use super::{interim_shown, judge, GetError, Next, Options, Outcome, Output};
 use crate::http::{self, ResponseParser};
 use crate::url::Url;
 
-/// Fetches `url` once, printing to `out` as `opts` says.
-pub(super) async fn get(url: &Url, opts: &Options, out: &Output) -> Result<Outcome, GetError> {
+/// Fetches `url` once (over TLS with `tls`), printing to `out` as `opts`
+/// says.
+pub(super) async fn get(
+    url: &Url,
+    tls: Option<&TlsConnector>,
+    opts: &Options,
+    out: &Output,
+) -> Result<Outcome, GetError> {
     let (done, mut response) = oneshot::channel();
     let stdout_behind = Rc::new(Event::new());
     let protocol = HttpGetClientProtocol {
@@ -41,10 +48,18 @@ pub(super) async fn get(url: &Url, opts: &Options, out: &Output) -> Result<Outco
         stdout_behind: stdout_behind.clone(),
         done: Some(done),
     };
-    let (transport, _protocol) =
-        aio::create_connection(move || protocol, url.connect_host(), url.port())
-            .await
-            .map_err(GetError::Connect)?;
+    let options = ConnectOptions {
+        tls: tls.cloned(),
+        server_name: None,
+    };
+    let (transport, _protocol) = aio::transport::create_connection_with(
+        move || protocol,
+        url.connect_host(),
+        url.port(),
+        &options,
+    )
+    .await
+    .map_err(GetError::Connect)?;
     loop {
         // Wait for the response, or for the protocol to say stdout is
         // behind (whichever comes first).

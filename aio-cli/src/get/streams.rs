@@ -7,17 +7,29 @@
 //! straight to stdout as it arrives (then `drain`), so nothing is held
 //! whole and a slow server's bytes show up as they come.
 
-use aio::streams::{StreamError, StreamReader};
+use aio::streams::{StreamError, StreamOptions, StreamReader};
+use aio::tls::TlsConnector;
 
 use super::{interim_shown, judge, GetError, Next, Options, Outcome, Output, CHUNK};
 use crate::http::{self, BodyKind, Head, HttpError, HEAD_LIMIT};
 use crate::url::Url;
 
-/// Fetches `url` once, printing to `out` as `opts` says.
-pub(super) async fn get(url: &Url, opts: &Options, out: &Output) -> Result<Outcome, GetError> {
-    let (mut reader, writer) = aio::open_connection(url.connect_host(), url.port())
-        .await
-        .map_err(GetError::Connect)?;
+/// Fetches `url` once (over TLS with `tls`), printing to `out` as `opts`
+/// says.
+pub(super) async fn get(
+    url: &Url,
+    tls: Option<&TlsConnector>,
+    opts: &Options,
+    out: &Output,
+) -> Result<Outcome, GetError> {
+    let options = StreamOptions {
+        client_tls: tls.cloned(),
+        ..StreamOptions::default()
+    };
+    let (mut reader, writer) =
+        aio::streams::open_connection_with(url.connect_host(), url.port(), &options)
+            .await
+            .map_err(GetError::Connect)?;
     writer.write(&http::request(url));
     writer.drain().await.map_err(GetError::Io)?;
 

@@ -235,8 +235,8 @@ pub fn a_port_in_use_is_a_one_line_error(api: &str) {
     );
 }
 
-/// `aio echo --api API` with TLS options, which it cannot serve yet.
-pub fn tls_refused(api: &str) -> std::process::Output {
+/// `aio echo --api API` with TLS options naming files that do not exist.
+pub fn tls_files_missing(api: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_aio"))
         .args(["echo", "--api", api, "--port", "0"])
         .args(["--tls-cert", "c.pem", "--tls-key", "k.pem"])
