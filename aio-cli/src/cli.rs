@@ -32,20 +32,6 @@ pub(crate) enum Command {
     Sql(SqlArgs),
 }
 
-impl Command {
-    /// The app's name, as typed after `aio`.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Command::Echo(_) => "echo",
-            Command::Chat(_) => "chat",
-            Command::Get(_) => "get",
-            Command::Connect(_) => "connect",
-            Command::Delay(_) => "delay",
-            Command::Sql(_) => "sql",
-        }
-    }
-}
-
 /// Where a server listens, and how it stops.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
@@ -182,10 +168,11 @@ pub(crate) struct SqlArgs {
     /// SQLite database file (a demo `products` database is created if missing).
     #[arg(long, value_name = "PATH", conflicts_with = "postgres")]
     pub(crate) db: Option<PathBuf>,
-    /// PostgreSQL connection URL instead of SQLite.
+    /// PostgreSQL connection URL instead of SQLite (not built yet: exits 2).
     #[arg(long, value_name = "URL")]
     pub(crate) postgres: Option<String>,
-    /// Connections in the pool.
+    /// Connections in the pool (1 to 32), each on its own thread while it
+    /// runs a query.
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = parse_positive)]
     pub(crate) pool: usize,
 }

@@ -8,11 +8,14 @@
 mod chat;
 mod cli;
 mod connect;
+mod delay;
 mod echo;
 mod get;
 mod http;
 mod lines;
 mod server;
+mod sql;
+mod terminal;
 mod url;
 
 use std::io::IsTerminal;
@@ -31,7 +34,8 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::run(args),
         Command::Get(args) => get::run(args),
         Command::Connect(args) => connect::run(args),
-        other => not_implemented(other.name()),
+        Command::Delay(args) => delay::run(args),
+        Command::Sql(args) => sql::run(args),
     }
 }
 
@@ -43,10 +47,4 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();
-}
-
-/// The apps whose module has not landed yet.
-fn not_implemented(app: &str) -> ExitCode {
-    eprintln!("aio {app}: not implemented yet");
-    ExitCode::from(2)
 }

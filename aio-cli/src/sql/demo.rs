@@ -1,0 +1,130 @@
+//! The demo `products` database `aio sql` creates in a database that has
+//! no table yet: the seed queried a PostgreSQL `products` database; this
+//! is a small stand-in with the same spirit, generated the same way every
+//! time so results can be compared between runs.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Rows in the demo `products` table.
+pub(super) const ROWS: u32 = 4000;
+
+/// Turns on WAL (readers go on while a connection writes) and, in a
+/// database without any table, creates and fills the demo `products`
+/// table. True when it did.
+pub(super) fn prepare(connection: &mut Connection) -> rusqlite::Result<bool> {
+    // Answers with the mode it got; a read-only file keeps its own.
+    let _ = connection.query_row("PRAGMA journal_mode = WAL", [], |row| {
+        row.get::<_, String>(0)
+    });
+    if !is_empty(connection)? {
+        return Ok(false);
+    }
+    // Write-locked, then looked at again: another process may be here too.
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if !is_empty(&transaction)? {
+        return Ok(false);
+    }
+    transaction.execute_batch(
+        "CREATE TABLE products (
+             product_id   INTEGER PRIMARY KEY,
+             product_name TEXT NOT NULL,
+             brand        TEXT NOT NULL,
+             color        TEXT NOT NULL,
+             size         TEXT NOT NULL,
+             price_cents  INTEGER NOT NULL
+         );
+         CREATE INDEX products_brand ON products (brand);",
+    )?;
+    {
+        let mut insert = transaction.prepare(
+            "INSERT INTO products (product_id, product_name, brand, color, size, price_cents)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for p in products() {
+            insert.execute((p.id, p.name, p.brand, p.color, p.size, p.price_cents))?;
+        }
+    }
+    transaction.commit()?;
+    Ok(true)
+}
+
+/// True when the database has no table, index or view yet.
+fn is_empty(connection: &Connection) -> rusqlite::Result<bool> {
+    connection
+        .query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map(|objects| objects == 0)
+}
+
+/// A row of the demo table.
+struct Product {
+    /// `product_id`, 1 up.
+    id: u32,
+    /// `product_name`: brand, style and kind, e.g. "Acme Warm jacket".
+    name: String,
+    /// `brand`, indexed, for queries that pick a few rows.
+    brand: &'static str,
+    /// `color`.
+    color: &'static str,
+    /// `size`, XS to XL.
+    size: &'static str,
+    /// `price_cents`, 4.99 to 203.99.
+    price_cents: i64,
+}
+
+/// [`ROWS`] products from a fixed-seed generator (an LCG), so every new
+/// database holds the same ones.
+fn products() -> impl Iterator<Item = Product> {
+    const BRANDS: [&str; 8] = [
+        "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell",
+    ];
+    const STYLES: [&str; 8] = [
+        "Classic", "Light", "Warm", "Slim", "Rugged", "Soft", "Sport", "Travel",
+    ];
+    const KINDS: [&str; 10] = [
+        "shirt", "jacket", "hat", "scarf", "boots", "gloves", "socks", "jeans", "hoodie", "belt",
+    ];
+    const COLORS: [&str; 6] = ["black", "white", "red", "blue", "green", "grey"];
+    const SIZES: [&str; 5] = ["XS", "S", "M", "L", "XL"];
+    let mut state: u64 = 0x5eed;
+    let mut next = move |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        // The high bits are the random ones; n is small, so this fits.
+        (state >> 33) as usize % n
+    };
+    (1..=ROWS).map(move |id| {
+        let brand = BRANDS[next(BRANDS.len())];
+        let name = format!(
+            "{brand} {} {}",
+            STYLES[next(STYLES.len())],
+            KINDS[next(KINDS.len())]
+        );
+        Product {
+            id,
+            name,
+            brand,
+            color: COLORS[next(COLORS.len())],
+            size: SIZES[next(SIZES.len())],
+            price_cents: 499 + 100 * next(200) as i64,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_database_gets_the_demo_table_once() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        assert!(prepare(&mut connection).unwrap());
+        assert!(!prepare(&mut connection).unwrap());
+        let rows: u32 = connection
+            .query_row("SELECT count(*) FROM products", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, ROWS);
+    }
+}
