@@ -578,7 +578,7 @@ impl Drop for Driver {
 struct Dispatch(Weak<Driver>);
 
 impl ReadyHandler for Dispatch {
-    fn on_ready(self: Rc<Self>, _readiness: u8, _read_buf: &mut [u8]) {
+    fn on_ready(&self, _readiness: u8, _read_buf: &mut [u8]) {
         if let Some(driver) = self.0.upgrade() {
             driver.dispatch();
         }

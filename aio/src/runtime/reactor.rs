@@ -9,9 +9,18 @@
 //! A source may instead carry a [`ReadyHandler`]: the transport layer uses
 //! that to run protocol callbacks straight from the loop step, with no task
 //! in between.
+//!
+//! A source's token is the address of its [`IoState`], so dispatching an
+//! event is one pointer load: no table lookup, no borrow, no reference
+//! count. What makes that sound is one rule: an `IoState` (and a handler)
+//! that is let go of is *retired*, kept alive until the next poll begins,
+//! because an event already fetched in the current batch may still name
+//! it; and a source epoll may still report (its deregistration failed) is
+//! kept until the loop ends.
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -60,6 +69,7 @@ impl Direction {
 }
 
 /// The readiness bits of one event.
+#[inline]
 fn readiness_bits(event: &mio::event::Event) -> u8 {
     let mut bits = 0;
     if event.is_readable() {
@@ -68,6 +78,18 @@ fn readiness_bits(event: &mio::event::Event) -> u8 {
     if event.is_writable() {
         bits |= ready::WRITABLE;
     }
+    // Write-closed implies read-closed (a hang-up) or an error, so the
+    // common event, plain readiness, is decided by these two tests.
+    if event.is_read_closed() || event.is_error() {
+        bits |= closed_bits(event);
+    }
+    bits
+}
+
+/// The bits of a hang-up or an error.
+#[cold]
+fn closed_bits(event: &mio::event::Event) -> u8 {
+    let mut bits = 0;
     if event.is_read_closed() {
         bits |= ready::READ_CLOSED;
     }
@@ -86,7 +108,10 @@ pub(crate) trait ReadyHandler {
     /// source's cached readiness). `read_buf` is the loop's read buffer,
     /// lent for this call: a transport reads into it and hands the bytes to
     /// its protocol, so a read costs no allocation and no lookup.
-    fn on_ready(self: Rc<Self>, readiness: u8, read_buf: &mut [u8]);
+    ///
+    /// The handler stays alive for the whole call even if it clears itself
+    /// (the reactor retires it instead of dropping it).
+    fn on_ready(&self, readiness: u8, read_buf: &mut [u8]);
 }
 
 /// Size of the loop's read buffer (asyncio and uvloop read up to 256 KiB at
@@ -103,6 +128,11 @@ pub(crate) struct IoState {
     writer: RefCell<Option<Waker>>,
     /// Set for sources driven by callbacks instead of tasks.
     handler: RefCell<Option<Rc<dyn ReadyHandler>>>,
+    /// `handler`'s address, ready for dispatch: one load instead of a
+    /// borrow and the arithmetic that finds the value inside an `Rc<dyn>`.
+    dispatch: Cell<Option<NonNull<dyn ReadyHandler>>>,
+    /// The key of this source in the reactor's `sources` table.
+    key: Cell<usize>,
     /// Always ready (a regular file): readiness is never cleared, since no
     /// event would ever set it again.
     always_ready: bool,
@@ -129,6 +159,28 @@ impl IoState {
         self.readiness.get()
     }
 
+    /// Sets (or clears) the handler; returns the one it replaces.
+    fn replace_handler(
+        &self,
+        handler: Option<Rc<dyn ReadyHandler>>,
+    ) -> Option<Rc<dyn ReadyHandler>> {
+        self.dispatch
+            .set(handler.as_ref().map(|h| NonNull::from(&**h)));
+        std::mem::replace(&mut *self.handler.borrow_mut(), handler)
+    }
+
+    /// Forgets read readiness after a short read. Only for sources that
+    /// raise edges (not always ready), where a short read proves the
+    /// receive queue empty.
+    /// Returns the readiness left.
+    #[inline]
+    pub(crate) fn clear_readable(&self) -> u8 {
+        debug_assert!(!self.always_ready);
+        let left = self.readiness.get() & !ready::READABLE;
+        self.readiness.set(left);
+        left
+    }
+
     /// Forgets readiness in `dir` after `WouldBlock` (or a short read).
     #[inline]
     pub(crate) fn clear_ready(&self, dir: Direction) {
@@ -149,7 +201,20 @@ pub(crate) struct Reactor {
     /// A second handle on the poll, usable while `poll` is borrowed.
     registry: Registry,
     events: RefCell<Events>,
+    /// Every source registered with epoll, so the loop can drop their
+    /// handlers when it ends. Dispatch never looks here: a token is its
+    /// source's address.
     sources: RefCell<Slab<Rc<IoState>>>,
+    /// Sources and handlers let go of since the current poll began: an
+    /// event of this batch may still name them (see the module docs).
+    retired: RefCell<Retired>,
+    /// Sources whose deregistration failed, so epoll may still report
+    /// them: kept until the loop (and its epoll) ends.
+    unreleased: RefCell<Vec<Rc<IoState>>>,
+    /// Debug builds: the tokens whose states are alive, checked at every
+    /// dispatch so a test breaking the retire rule fails loudly.
+    #[cfg(debug_assertions)]
+    live: RefCell<std::collections::HashSet<usize>>,
     /// Set when the cross-thread waker fired during the last poll.
     remote_woken: Cell<bool>,
     /// The read buffer lent to handlers (see [`ReadyHandler::on_ready`]).
@@ -165,6 +230,10 @@ impl Reactor {
             registry,
             events: RefCell::new(Events::with_capacity(1024)),
             sources: RefCell::new(Slab::new()),
+            retired: RefCell::new(Retired::default()),
+            unreleased: RefCell::new(Vec::new()),
+            #[cfg(debug_assertions)]
+            live: RefCell::default(),
             remote_woken: Cell::new(false),
             read_buf: RefCell::new(vec![0; READ_BUF_SIZE].into_boxed_slice()),
         })
@@ -187,9 +256,38 @@ impl Reactor {
             .sources
             .borrow()
             .iter()
-            .filter_map(|(_, s)| s.handler.borrow_mut().take())
+            .filter_map(|(_, s)| s.replace_handler(None))
             .collect();
         drop(handlers);
+        self.release_retired();
+        let unreleased = std::mem::take(&mut *self.unreleased.borrow_mut());
+        for state in &unreleased {
+            drop(state.replace_handler(None));
+        }
+    }
+
+    /// Frees what was retired before this poll: no event names it any more.
+    #[inline]
+    fn release_retired(&self) {
+        let taken = {
+            let mut retired = self.retired.borrow_mut();
+            if retired.sources.is_empty() && retired.handlers.is_empty() {
+                return; // the common step: nothing closed
+            }
+            std::mem::take(&mut *retired)
+        };
+        #[cfg(debug_assertions)]
+        for state in &taken.sources {
+            self.live.borrow_mut().remove(&token_of(state).0);
+        }
+        // Dropped outside the borrow: dropping a handler can close more
+        // sources, which retire themselves into the (now empty) list.
+        drop(taken);
+    }
+
+    /// Keeps `handler` alive until the next poll (see the module docs).
+    fn retire_handler(&self, handler: Rc<dyn ReadyHandler>) {
+        self.retired.borrow_mut().handlers.push(handler);
     }
 
     /// Runs `f` with the loop's read buffer (for reads outside event
@@ -205,6 +303,7 @@ impl Reactor {
     /// Waits for events (at most `timeout`; `None` waits until one comes)
     /// and dispatches them.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.release_retired();
         let mut events = self.events.borrow_mut();
         match self.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
@@ -212,42 +311,63 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         let mut read_buf = self.read_buf.borrow_mut();
+        let read_buf: &mut [u8] = &mut read_buf;
         for event in events.iter() {
             if event.token() == WAKER_TOKEN {
                 self.remote_woken.set(true);
                 continue;
             }
+            #[cfg(debug_assertions)]
+            assert!(
+                self.live.borrow().contains(&event.token().0),
+                "reactor: event for a released source"
+            );
+            // SAFETY: every token but the waker's is the address of an
+            // `IoState` registered with this reactor (`Registration::new`).
+            // That `IoState` is alive: while registered, `sources` holds
+            // it; once its `Registration` drops, `retired` holds it until
+            // the next poll (so through this whole batch), or `unreleased`
+            // until the loop ends if epoll might still report it. Only
+            // shared references to it are ever made.
+            let state = unsafe { &*(event.token().0 as *const IoState) };
             let bits = readiness_bits(event);
-            // The table is borrowed only for the lookup: a handler may
-            // register or drop sources (accept, close). A token freed and
-            // reused within one batch only costs the new source a spurious
-            // attempt, which ends in `WouldBlock`.
-            let handler = {
-                let sources = self.sources.borrow();
-                let Some(state) = sources.get(event.token().0) else {
-                    continue; // deregistered while the event was in flight
-                };
-                state.readiness.set(state.readiness.get() | bits);
-                let handler = state.handler.borrow().clone();
-                if handler.is_none() {
-                    state.wake(bits);
-                }
-                handler
-            };
-            if let Some(h) = handler {
-                h.on_ready(bits, &mut read_buf);
+            state.readiness.set(state.readiness.get() | bits);
+            match state.dispatch.get() {
+                // SAFETY: `dispatch` points into the `Rc` that `handler`
+                // holds, so the handler is alive here; and it stays alive
+                // through the call: one that is cleared or replaced
+                // meanwhile is retired, not dropped (`replace_handler`'s
+                // callers), and `retired` is released only at the next
+                // poll.
+                Some(handler) => unsafe { handler.as_ref() }.on_ready(bits, read_buf),
+                None => state.wake(bits),
             }
         }
         Ok(())
     }
 }
 
+/// A source's token: its state's address (see `Reactor::poll`). An
+/// allocation is never at `usize::MAX`, the waker's token.
+fn token_of(state: &Rc<IoState>) -> Token {
+    Token(Rc::as_ptr(state) as usize)
+}
+
+/// What the reactor keeps alive until the next poll (see the module docs).
+#[derive(Default)]
+struct Retired {
+    sources: Vec<Rc<IoState>>,
+    handlers: Vec<Rc<dyn ReadyHandler>>,
+}
+
 /// A source registered with the current loop. Deregisters on drop.
 pub(crate) struct Registration {
-    key: usize,
     state: Rc<IoState>,
     /// The loop it is registered with; gone if the loop was closed first.
     core: Weak<Core>,
+    /// Whether epoll may still report the source: set until a
+    /// deregistration succeeds.
+    in_epoll: Cell<bool>,
 }
 
 impl Registration {
@@ -267,21 +387,23 @@ impl Registration {
             reader: RefCell::new(None),
             writer: RefCell::new(None),
             handler: RefCell::new(None),
+            dispatch: Cell::new(None),
+            key: Cell::new(ALWAYS_READY_KEY),
             always_ready: false,
         });
-        let key = reactor.sources.borrow_mut().insert(state.clone());
-        if let Err(e) =
-            reactor
-                .registry
-                .register(source, Token(key), Interest::READABLE | Interest::WRITABLE)
-        {
-            reactor.sources.borrow_mut().remove(key);
-            return Err(e);
-        }
+        let token = token_of(&state);
+        reactor
+            .registry
+            .register(source, token, Interest::READABLE | Interest::WRITABLE)?;
+        #[cfg(debug_assertions)]
+        reactor.live.borrow_mut().insert(token.0);
+        state
+            .key
+            .set(reactor.sources.borrow_mut().insert(state.clone()));
         Ok(Registration {
-            key,
             state,
             core: Rc::downgrade(&core),
+            in_epoll: Cell::new(true),
         })
     }
 
@@ -289,15 +411,17 @@ impl Registration {
     /// since reading or writing a file never waits for the network.
     pub(crate) fn always_ready() -> Self {
         Registration {
-            key: ALWAYS_READY_KEY,
             state: Rc::new(IoState {
                 readiness: Cell::new(ready::READABLE | ready::WRITABLE),
                 reader: RefCell::new(None),
                 writer: RefCell::new(None),
                 handler: RefCell::new(None),
+                dispatch: Cell::new(None),
+                key: Cell::new(ALWAYS_READY_KEY),
                 always_ready: true,
             }),
             core: Weak::new(),
+            in_epoll: Cell::new(false),
         }
     }
 
@@ -308,14 +432,24 @@ impl Registration {
 
     /// Routes this source's events to `handler` instead of task wakers.
     pub(crate) fn set_handler(&self, handler: Rc<dyn ReadyHandler>) {
-        *self.state.handler.borrow_mut() = Some(handler);
+        let old = self.state.replace_handler(Some(handler));
+        self.retire(old);
     }
 
-    /// Drops the handler (breaking the handler → transport → registration
-    /// cycle when a transport closes).
+    /// Lets go of the handler (breaking the handler → transport →
+    /// registration cycle when a transport closes).
     pub(crate) fn clear_handler(&self) {
-        let old = self.state.handler.borrow_mut().take();
-        drop(old);
+        let old = self.state.replace_handler(None);
+        self.retire(old);
+    }
+
+    /// A handler may be running right now (it is clearing itself): the
+    /// reactor keeps it until the next poll.
+    fn retire(&self, handler: Option<Rc<dyn ReadyHandler>>) {
+        let (Some(handler), Some(core)) = (handler, self.core.upgrade()) else {
+            return; // no loop: nothing can be running it
+        };
+        core.reactor.retire_handler(handler);
     }
 
     /// Ready when the cached readiness allows progress in `dir`; otherwise
@@ -363,24 +497,38 @@ impl Registration {
 
     /// Deregisters `source` (call before the source is closed).
     pub(crate) fn deregister(&self, source: &mut impl Source) {
+        if !self.in_epoll.get() {
+            return;
+        }
         if let Some(core) = self.core.upgrade() {
-            // The fd is about to close, which removes it from epoll anyway;
-            // an error here changes nothing.
-            let _ = core.reactor.registry.deregister(source);
+            // On failure epoll may go on reporting the source (a duplicate
+            // of the fd would keep it registered after the close), so its
+            // state must outlive the loop's use of its token: see `drop`.
+            if core.reactor.registry.deregister(source).is_ok() {
+                self.in_epoll.set(false);
+            }
         }
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if let Some(core) = self.core.upgrade() {
-            let mut sources = core.reactor.sources.borrow_mut();
-            if sources
-                .get(self.key)
-                .is_some_and(|s| Rc::ptr_eq(s, &self.state))
-            {
-                sources.remove(self.key);
+        let Some(core) = self.core.upgrade() else {
+            return; // the loop and its epoll are gone: no event can come
+        };
+        let reactor = &core.reactor;
+        let key = self.state.key.get();
+        {
+            let mut sources = reactor.sources.borrow_mut();
+            if sources.get(key).is_some_and(|s| Rc::ptr_eq(s, &self.state)) {
+                sources.remove(key);
             }
+        }
+        let state = self.state.clone();
+        if self.in_epoll.get() {
+            reactor.unreleased.borrow_mut().push(state);
+        } else {
+            reactor.retired.borrow_mut().sources.push(state);
         }
     }
 }
@@ -388,7 +536,7 @@ impl Drop for Registration {
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registration")
-            .field("token", &self.key)
+            .field("key", &self.state.key.get())
             .field("readiness", &self.state.readiness.get())
             .finish()
     }

@@ -189,7 +189,7 @@ impl<P: DatagramProtocol> Endpoint<P> {
 }
 
 impl<P: DatagramProtocol> ReadyHandler for Endpoint<P> {
-    fn on_ready(self: Rc<Self>, readiness: u8, _read_buf: &mut [u8]) {
+    fn on_ready(&self, readiness: u8, _read_buf: &mut [u8]) {
         if readiness & ready::READ_ANY != 0 {
             self.recv_ready();
         }
@@ -207,8 +207,8 @@ impl<P: DatagramProtocol> ReadyHandler for Endpoint<P> {
 struct Driver<P: DatagramProtocol>(Rc<Endpoint<P>>);
 
 impl<P: DatagramProtocol> ReadyHandler for Driver<P> {
-    fn on_ready(self: Rc<Self>, readiness: u8, read_buf: &mut [u8]) {
-        self.0.clone().on_ready(readiness, read_buf);
+    fn on_ready(&self, readiness: u8, read_buf: &mut [u8]) {
+        self.0.on_ready(readiness, read_buf);
     }
 }
 

@@ -11,10 +11,9 @@ use super::FdKind;
 /// and writes its descriptor directly (see `FdKind`); this trait supplies
 /// the rest.
 pub(crate) trait StreamSocket: mio::event::Source + AsRawFd + 'static {
-    /// How the descriptor is read and written.
-    fn kind(&self) -> FdKind {
-        FdKind::Socket
-    }
+    /// How the descriptor is read and written (a constant, so the read
+    /// path picks its syscall at compile time).
+    const KIND: FdKind = FdKind::Socket;
     /// Sends EOF; `Unsupported` where the stream cannot half-close.
     fn shutdown_write(&self) -> io::Result<()>;
     fn can_write_eof(&self) -> bool;

@@ -61,9 +61,10 @@ pub(crate) use state::{ConnState, FdKind, Wrote};
 /// socket type so the read path is monomorphised.
 pub(crate) trait TransportOps: fmt::Debug {
     /// The protocol-independent state of a socket or pipe connection, which
-    /// lets [`Transport::write`] run its common case inline; `None` for
-    /// transports of another kind (every write then goes to `write`).
-    fn state(&self) -> Option<&ConnState> {
+    /// [`Transport`] keeps at hand so `write` runs its common case inline;
+    /// `None` for transports of another kind (every write then goes to
+    /// `write`).
+    fn state(&self) -> Option<Rc<ConnState>> {
         None
     }
     /// Finishes a write made through [`state`](Self::state).
@@ -101,11 +102,15 @@ pub(crate) fn water_marks(high: Option<usize>, low: Option<usize>) -> (usize, us
 #[derive(Clone)]
 pub struct Transport {
     inner: Rc<dyn TransportOps>,
+    /// `inner`'s [`ConnState`], if it has one: `write` goes straight to it,
+    /// without a virtual call.
+    state: Option<Rc<ConnState>>,
 }
 
 impl Transport {
     pub(crate) fn new(inner: Rc<dyn TransportOps>) -> Self {
-        Transport { inner }
+        let state = inner.state();
+        Transport { inner, state }
     }
 
     /// Sends `data`: written to the socket at once when it has room, and
@@ -114,7 +119,7 @@ impl Transport {
     /// Ignored (with a warning) after `write_eof` or `close`.
     #[inline]
     pub fn write(&self, data: &[u8]) {
-        match self.inner.state() {
+        match &self.state {
             // Inline: an echo's write is one flags test and one `send`.
             Some(state) => match state.write(data) {
                 Wrote::Done => {}

@@ -121,9 +121,7 @@ impl AsRawFd for PipeEnd {
 }
 
 impl StreamSocket for PipeEnd {
-    fn kind(&self) -> FdKind {
-        FdKind::Pipe
-    }
+    const KIND: FdKind = FdKind::Pipe;
 
     fn shutdown_write(&self) -> io::Result<()> {
         Err(io::Error::new(

@@ -222,7 +222,7 @@ struct Serving<L: Accept, F> {
 }
 
 impl<L: Accept, F: Fn() -> P + 'static, P: Protocol> ReadyHandler for Serving<L, F> {
-    fn on_ready(self: Rc<Self>, readiness: u8, _read_buf: &mut [u8]) {
+    fn on_ready(&self, readiness: u8, _read_buf: &mut [u8]) {
         if readiness & ready::READ_ANY != 0 {
             self.listener.accept_ready();
         }

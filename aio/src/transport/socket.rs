@@ -30,8 +30,9 @@ const MAX_READS_PER_WAKE: usize = 16;
 
 /// One connection: its socket, its protocol, and the transport state.
 pub(crate) struct Conn<P, S: StreamSocket> {
-    /// Flags, write buffer and descriptor: everything the write path needs.
-    state: ConnState,
+    /// Flags, write buffer and descriptor: everything the write path needs
+    /// (shared with every `Transport` of this connection).
+    state: Rc<ConnState>,
     /// For handing out `Transport`s and scheduling callbacks on itself.
     me: Weak<Self>,
     /// The socket; `None` once the connection is lost (socket closed).
@@ -55,12 +56,12 @@ pub(crate) fn start<P: Protocol, S: StreamSocket>(
     read_now: bool,
     on_lost: Option<Box<dyn FnOnce()>>,
 ) -> io::Result<(Transport, Rc<Conn<P, S>>)> {
-    let state = ConnState::new(
+    let state = Rc::new(ConnState::new(
         io.io().as_raw_fd(),
-        io.io().kind(),
+        S::KIND,
         io.io().short_read_drains(),
         io.registration().shared_state(),
-    );
+    ));
     let conn = Rc::new_cyclic(|me| Conn {
         state,
         me: me.clone(),
@@ -253,7 +254,7 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
                 None => return ReadStep::Drained, // protocol gone, panicked or no buffer
             }
         } else {
-            let r = self.state.read(buf);
+            let r = self.state.read(S::KIND, buf);
             if let Ok(n @ 1..) = r {
                 self.invoke(|p| p.data_received(&buf[..n]));
             }
@@ -261,10 +262,9 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         };
         let step = match result {
             Ok((n, len)) if n < len && n > 0 && self.state.short_read_drains() => {
-                self.state.clear_ready(Direction::Read);
                 // EOF or an error may have come with the data; their edge
                 // is spent, so read on to see them.
-                if self.state.readiness() & ready::READ_ANY != 0 {
+                if self.state.clear_readable() & ready::READ_ANY != 0 {
                     ReadStep::More
                 } else {
                     ReadStep::Drained
@@ -289,7 +289,7 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
                 .filter(|b| !b.is_empty())
             {
                 let len = buf.len();
-                let r = self.state.read(buf);
+                let r = self.state.read(S::KIND, buf);
                 if let Ok(n @ 1..) = r {
                     p.buffer_updated(n);
                 }
@@ -385,7 +385,7 @@ struct Driver<P: Protocol, S: StreamSocket>(Rc<Conn<P, S>>);
 
 impl<P: Protocol, S: StreamSocket> ReadyHandler for Driver<P, S> {
     #[inline]
-    fn on_ready(self: Rc<Self>, readiness: u8, read_buf: &mut [u8]) {
+    fn on_ready(&self, readiness: u8, read_buf: &mut [u8]) {
         self.0.ready(readiness, read_buf);
     }
 }
@@ -437,8 +437,8 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
 }
 
 impl<P: Protocol, S: StreamSocket> TransportOps for Conn<P, S> {
-    fn state(&self) -> Option<&ConnState> {
-        Some(&self.state)
+    fn state(&self) -> Option<Rc<ConnState>> {
+        Some(self.state.clone())
     }
 
     fn after_write(&self, wrote: Wrote) {

@@ -131,6 +131,13 @@ impl ConnState {
         self.io.clear_ready(dir);
     }
 
+    /// After a short read, when [`short_read_drains`](Self::short_read_drains);
+    /// returns the readiness left.
+    #[inline]
+    pub(crate) fn clear_readable(&self) -> u8 {
+        self.io.clear_readable()
+    }
+
     pub(crate) fn short_read_drains(&self) -> bool {
         self.short_read_drains
     }
@@ -153,11 +160,13 @@ impl ConnState {
         Ok(unsafe { BorrowedFd::borrow_raw(fd) })
     }
 
-    /// One `recv` (or `read`) into `buf`.
+    /// One `recv` (or `read`) into `buf`. `kind` is this state's kind,
+    /// passed as the caller's constant so the branch folds away.
     #[inline]
-    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read(&self, kind: FdKind, buf: &mut [u8]) -> io::Result<usize> {
+        debug_assert_eq!(kind, self.kind);
         let fd = self.fd()?;
-        let result = match self.kind {
+        let result = match kind {
             FdKind::Socket => rustix::net::recv(fd, buf, RecvFlags::empty()).map(|(n, _)| n),
             FdKind::Pipe => rustix::io::read(fd, buf),
         };
