@@ -406,3 +406,56 @@ fn a_server_left_open_closes_when_its_loop_ends() {
     let refused = std::net::TcpStream::connect(addr).unwrap_err();
     assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
 }
+
+/// Regression guard for the loop-end cycle break: a connection still open
+/// when its loop ends has its protocol dropped (no callback runs) and its
+/// socket closed, so the peer sees EOF instead of a socket left open.
+#[test]
+fn a_connection_left_open_is_closed_and_its_protocol_dropped_when_its_loop_ends() {
+    struct Held {
+        transport: Option<Transport>,
+        made: Event,
+        dropped: Rc<Cell<bool>>,
+        lost: Rc<Cell<bool>>,
+    }
+    impl Protocol for Held {
+        fn connection_made(&mut self, transport: &Transport) {
+            // Holding the transport is what makes the cycle.
+            self.transport = Some(transport.clone());
+            self.made.set();
+        }
+        fn connection_lost(&mut self, _error: Option<io::Error>) {
+            self.lost.set(true);
+        }
+    }
+    impl Drop for Held {
+        fn drop(&mut self) {
+            self.dropped.set(true);
+        }
+    }
+
+    let dropped = Rc::new(Cell::new(false));
+    let lost = Rc::new(Cell::new(false));
+    let (dropped_in, lost_in) = (dropped.clone(), lost.clone());
+    let client = aio::run(async move {
+        let made = Event::new();
+        let factory = {
+            let made = made.clone();
+            move || Held {
+                transport: None,
+                made: made.clone(),
+                dropped: dropped_in.clone(),
+                lost: lost_in.clone(),
+            }
+        };
+        let server = create_server(factory, "127.0.0.1", 0).await.unwrap();
+        let client = std::net::TcpStream::connect(server.local_addrs()[0]).unwrap();
+        made.wait().await;
+        client
+    });
+    assert!(dropped.get(), "the protocol was dropped with the loop");
+    assert!(!lost.get(), "no callback runs from a closing loop");
+    let mut client = client;
+    let mut buf = [0; 1];
+    assert_eq!(std::io::Read::read(&mut client, &mut buf).unwrap(), 0);
+}

@@ -112,6 +112,12 @@ pub(crate) trait ReadyHandler {
     /// The handler stays alive for the whole call even if it clears itself
     /// (the reactor retires it instead of dropping it).
     fn on_ready(&self, readiness: u8, read_buf: &mut [u8]);
+
+    /// The loop is ending with this source still registered. A handler
+    /// and the transport it drives usually hold each other (through the
+    /// protocol), so this is where such a cycle must be broken: drop the
+    /// protocol, close the socket, call nothing.
+    fn loop_closing(&self) {}
 }
 
 /// Size of the loop's read buffer (asyncio and uvloop read up to 256 KiB at
@@ -258,12 +264,10 @@ impl Reactor {
             .iter()
             .filter_map(|(_, s)| s.replace_handler(None))
             .collect();
-        drop(handlers);
+        close_handlers(handlers);
         self.release_retired();
         let unreleased = std::mem::take(&mut *self.unreleased.borrow_mut());
-        for state in &unreleased {
-            drop(state.replace_handler(None));
-        }
+        close_handlers(unreleased.iter().filter_map(|s| s.replace_handler(None)));
     }
 
     /// Frees what was retired before this poll: no event names it any more.
@@ -344,6 +348,13 @@ impl Reactor {
             }
         }
         Ok(())
+    }
+}
+
+/// Tells each handler the loop is closing, then drops it.
+fn close_handlers(handlers: impl IntoIterator<Item = Rc<dyn ReadyHandler>>) {
+    for handler in handlers {
+        handler.loop_closing();
     }
 }
 

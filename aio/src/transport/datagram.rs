@@ -188,6 +188,10 @@ impl<P: DatagramProtocol> Endpoint<P> {
     }
 }
 
+/// As with stream transports, the protocol usually keeps its transport, so
+/// the two hold each other; when the loop ends with the endpoint open,
+/// `loop_closing` breaks that cycle and closes the socket, which otherwise
+/// stayed bound after `aio::run` returned.
 impl<P: DatagramProtocol> ReadyHandler for Endpoint<P> {
     fn on_ready(&self, readiness: u8, _read_buf: &mut [u8]) {
         if readiness & ready::READ_ANY != 0 {
@@ -197,42 +201,21 @@ impl<P: DatagramProtocol> ReadyHandler for Endpoint<P> {
             self.send_ready();
         }
     }
-}
 
-/// The reactor's handle on an endpoint. As with stream transports (see
-/// `socket::Driver`), the protocol usually keeps its transport, so the two
-/// hold each other; when the loop ends with the endpoint open, dropping
-/// this handler breaks that cycle and closes the socket, which otherwise
-/// stayed bound after `aio::run` returned.
-struct Driver<P: DatagramProtocol>(Rc<Endpoint<P>>);
-
-impl<P: DatagramProtocol> ReadyHandler for Driver<P> {
-    fn on_ready(&self, readiness: u8, read_buf: &mut [u8]) {
-        self.0.on_ready(readiness, read_buf);
-    }
-}
-
-impl<P: DatagramProtocol> Drop for Driver<P> {
-    fn drop(&mut self) {
-        let endpoint = &self.0;
-        // After connection_lost the protocol is gone already (and `io` is
-        // borrowed by the code clearing this handler).
-        let protocol = match endpoint.protocol.try_borrow_mut() {
+    fn loop_closing(&self) {
+        // After connection_lost the protocol is gone already.
+        let protocol = match self.protocol.try_borrow_mut() {
             Ok(mut p) => p.take(),
             Err(_) => None,
         };
         let Some(protocol) = protocol else { return };
-        // The loop is ending: no callbacks, just let go and close.
-        endpoint.closing.set(true);
-        endpoint.lost.set(true);
+        // No callbacks from a closing loop: just let go and close.
+        self.closing.set(true);
+        self.lost.set(true);
         if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
             tracing::error!("a datagram protocol's destructor panicked");
         }
-        let io = endpoint
-            .io
-            .try_borrow_mut()
-            .ok()
-            .and_then(|mut io| io.take());
+        let io = self.io.try_borrow_mut().ok().and_then(|mut io| io.take());
         drop(io); // closes the socket
     }
 }
@@ -348,8 +331,7 @@ where
         lost: Cell::new(false),
     });
     if let Some(io) = endpoint.io.borrow().as_ref() {
-        io.registration()
-            .set_handler(Rc::new(Driver(endpoint.clone())));
+        io.registration().set_handler(endpoint.clone());
     }
     let transport = DatagramTransport {
         inner: endpoint.clone(),

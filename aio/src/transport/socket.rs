@@ -70,7 +70,7 @@ pub(crate) fn start<P: Protocol, S: StreamSocket>(
         on_lost: RefCell::new(on_lost),
     });
     if let Some(io) = conn.io.borrow().as_ref() {
-        io.registration().set_handler(Rc::new(Driver(conn.clone())));
+        io.registration().set_handler(conn.clone());
     }
     let transport = Transport::new(conn.clone());
     conn.call_protocol(|p| p.connection_made(&transport));
@@ -240,7 +240,12 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         let Some(me) = self.me.upgrade() else { return };
         context::with_current(|core| {
             core.call_soon(Box::new(move || {
-                context::with_current(|core| core.reactor.with_read_buf(|buf| me.read_ready(buf)));
+                // Through `on_ready`, so the read path has one call site
+                // and is inlined there.
+                context::with_current(|core| {
+                    core.reactor
+                        .with_read_buf(|buf| me.on_ready(ready::READABLE, buf))
+                });
             }))
         });
     }
@@ -373,42 +378,35 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
     }
 }
 
-/// The reactor's handle on a connection. A protocol usually keeps its
-/// `Transport`, so the protocol and the connection hold each other; the
-/// reactor drops this handler when the connection is lost (the protocol is
-/// already gone then) and, for connections still open, when the loop ends
-/// (`Reactor::clear_handlers`). That second case must break the cycle
-/// here: before this wrapper existed, a connection left open when
-/// `aio::run` returned kept its socket open, so the peer never saw EOF
-/// (and a pipe's borrowed flags were never restored).
-struct Driver<P: Protocol, S: StreamSocket>(Rc<Conn<P, S>>);
-
-impl<P: Protocol, S: StreamSocket> ReadyHandler for Driver<P, S> {
+/// The reactor calls the connection directly. A protocol usually keeps its
+/// `Transport`, so the protocol and the connection hold each other; that
+/// cycle ends with `connection_lost` (which takes the protocol) or, for a
+/// connection still open when the loop ends, with `loop_closing`: before
+/// that hook (then a wrapper's destructor) existed, a connection left open
+/// when `aio::run` returned kept its socket open, so the peer never saw
+/// EOF (and a pipe's borrowed flags were never restored).
+impl<P: Protocol, S: StreamSocket> ReadyHandler for Conn<P, S> {
     #[inline]
     fn on_ready(&self, readiness: u8, read_buf: &mut [u8]) {
-        self.0.ready(readiness, read_buf);
+        self.ready(readiness, read_buf);
     }
-}
 
-impl<P: Protocol, S: StreamSocket> Drop for Driver<P, S> {
-    fn drop(&mut self) {
-        let conn = &self.0;
-        // After connection_lost the protocol was taken (and `io` is
-        // borrowed by the code clearing this handler): nothing to do.
-        let protocol = match conn.protocol.try_borrow_mut() {
+    fn loop_closing(&self) {
+        // After connection_lost the protocol was taken: nothing to do.
+        let protocol = match self.protocol.try_borrow_mut() {
             Ok(mut p) => p.take(),
             Err(_) => None,
         };
         let Some(protocol) = protocol else { return };
-        // The loop is ending with the connection open. As in asyncio, no
-        // callback runs from a closing loop: the protocol is dropped and
-        // the socket closed, and later commands do nothing.
-        conn.state.set(flag::CLOSING | flag::LOST);
+        // As in asyncio, no callback runs from a closing loop: the
+        // protocol is dropped and the socket closed, and later commands do
+        // nothing.
+        self.state.set(flag::CLOSING | flag::LOST);
         if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
             tracing::error!("a protocol's destructor panicked");
         }
-        conn.state.forget_fd();
-        let io = conn.io.try_borrow_mut().ok().and_then(|mut io| io.take());
+        self.state.forget_fd();
+        let io = self.io.try_borrow_mut().ok().and_then(|mut io| io.take());
         drop(io); // closes the socket
     }
 }
