@@ -136,6 +136,7 @@ impl Protocol for EchoProtocol {
         self.transport = Some(transport.clone());
     }
 
+    #[inline(always)] // called from the loop's read path, per read
     fn data_received(&mut self, data: &[u8]) {
         if let Some(t) = &self.transport {
             t.write(data);

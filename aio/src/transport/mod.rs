@@ -117,7 +117,7 @@ impl Transport {
     /// only the rest is buffered. Never blocks; watch `pause_writing` (or
     /// [`write_buffer_size`](Self::write_buffer_size)) to bound the buffer.
     /// Ignored (with a warning) after `write_eof` or `close`.
-    #[inline]
+    #[inline(always)] // the hot path of every protocol: one test and a `send`
     pub fn write(&self, data: &[u8]) {
         match &self.state {
             // Inline: an echo's write is one flags test and one `send`.

@@ -259,7 +259,8 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
                 None => return ReadStep::Drained, // protocol gone, panicked or no buffer
             }
         } else {
-            let r = self.state.read(S::KIND, buf);
+            // `read_ready` saw CLOSING clear just now.
+            let r = self.state.read_open(S::KIND, buf);
             if let Ok(n @ 1..) = r {
                 self.invoke(|p| p.data_received(&buf[..n]));
             }

@@ -34,10 +34,17 @@ pub(crate) mod flag {
     pub(crate) const LOST: u8 = 16;
     /// The write buffer holds bytes the kernel has not taken.
     pub(crate) const BUFFERED: u8 = 32;
+    /// The descriptor is a pipe, terminal or file (`FdKind::Pipe`): fixed
+    /// at creation, kept here so the inline write's one flags test also
+    /// picks the syscall.
+    pub(crate) const PIPE: u8 = 64;
     /// Reads stop for any of these.
     pub(crate) const NO_READ: u8 = CLOSING | READ_PAUSED | READ_EOF;
     /// A write goes straight to the socket only when none of these is set.
     pub(crate) const NO_DIRECT_WRITE: u8 = CLOSING | EOF_REQUESTED | BUFFERED;
+    /// The inline write (a socket's `send`) runs only when none of these
+    /// is set.
+    pub(crate) const NO_INLINE_WRITE: u8 = NO_DIRECT_WRITE | PIPE;
 }
 
 /// How the descriptor is read and written.
@@ -89,7 +96,7 @@ impl ConnState {
             kind,
             short_read_drains,
             io,
-            flags: Cell::new(0),
+            flags: Cell::new(if kind == FdKind::Pipe { flag::PIPE } else { 0 }),
             out: RefCell::new(WriteBuffer::default()),
             high: Cell::new(DEFAULT_HIGH_WATER),
             low: Cell::new(DEFAULT_HIGH_WATER / 4),
@@ -160,9 +167,37 @@ impl ConnState {
         Ok(unsafe { BorrowedFd::borrow_raw(fd) })
     }
 
-    /// One `recv` (or `read`) into `buf`. `kind` is this state's kind,
-    /// passed as the caller's constant so the branch folds away.
+    /// The descriptor, for a caller that has just seen [`flag::CLOSING`]
+    /// clear with no code of another's run since.
     #[inline]
+    fn open_fd(&self) -> BorrowedFd<'_> {
+        debug_assert!(!self.has(flag::CLOSING) && self.fd.get() >= 0);
+        // SAFETY: CLOSING is clear, so the socket is open: the only ways
+        // to close it (`close_socket`, `loop_closing`) call `forget_fd`,
+        // which sets CLOSING, first; the connection owning the socket
+        // lives as long as this state is reachable (every `Transport`
+        // holding the state holds the connection too); and the borrow
+        // ends with the caller's syscall.
+        unsafe { BorrowedFd::borrow_raw(self.fd.get()) }
+    }
+
+    /// One `recv` (or `read`) into `buf`, for a caller that has just seen
+    /// [`flag::CLOSING`] clear (see [`open_fd`](Self::open_fd)). `kind` is
+    /// this state's kind, passed as the caller's constant so the branch
+    /// folds away.
+    #[inline]
+    pub(crate) fn read_open(&self, kind: FdKind, buf: &mut [u8]) -> io::Result<usize> {
+        debug_assert_eq!(kind, self.kind);
+        let fd = self.open_fd();
+        let result = match kind {
+            FdKind::Socket => rustix::net::recv(fd, buf, RecvFlags::empty()).map(|(n, _)| n),
+            FdKind::Pipe => rustix::io::read(fd, buf),
+        };
+        Ok(result?)
+    }
+
+    /// One `recv` (or `read`) into `buf`; `NotConnected` once the socket
+    /// is closed.
     pub(crate) fn read(&self, kind: FdKind, buf: &mut [u8]) -> io::Result<usize> {
         debug_assert_eq!(kind, self.kind);
         let fd = self.fd()?;
@@ -184,9 +219,26 @@ impl ConnState {
     }
 
     /// `Transport::write`: straight to the socket when nothing is queued
-    /// and it has room, else into the buffer.
+    /// and it has room, else into the buffer. The common case, a socket
+    /// with room, is inline: one flags test, one readiness test, `send`.
     #[inline]
     pub(crate) fn write(&self, data: &[u8]) -> Wrote {
+        if self.flags.get() & flag::NO_INLINE_WRITE == 0
+            && self.io.readiness() & ready::WRITE_ANY != 0
+            && !data.is_empty()
+        {
+            match rustix::net::send(self.open_fd(), data, SendFlags::NOSIGNAL) {
+                Ok(n) if n == data.len() => return Wrote::Done,
+                result => return self.write_rest(data, result.map_err(io::Error::from)),
+            }
+        }
+        self.write_other(data)
+    }
+
+    /// A write the inline path does not take: a pipe's, or one that is
+    /// queued behind earlier bytes, waiting for room, or refused.
+    #[inline(never)]
+    fn write_other(&self, data: &[u8]) -> Wrote {
         if self.flags.get() & flag::NO_DIRECT_WRITE == 0
             && self.io.readiness() & ready::WRITE_ANY != 0
             && !data.is_empty()
@@ -218,7 +270,6 @@ impl ConnState {
 
     /// A write that cannot go straight out: queued behind earlier bytes,
     /// waiting for room, or refused after `close`/`write_eof`.
-    #[inline(never)]
     fn write_queued(&self, data: &[u8]) -> Wrote {
         if data.is_empty() || !self.accepts_writes() {
             return Wrote::Done;
