@@ -1,7 +1,7 @@
-//! The demo `products` database `aio sql` creates in a database that has
-//! no table yet: the seed queried a PostgreSQL `products` database; this
-//! is a small stand-in with the same spirit, generated the same way every
-//! time so results can be compared between runs.
+//! The demo `products` table `aio sql` creates in a database that has no
+//! table yet: the seed queried a PostgreSQL `products` database; this is a
+//! small stand-in with the same spirit, generated the same way every time
+//! so results can be compared between runs.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -11,7 +11,7 @@ pub(super) const ROWS: u32 = 4000;
 /// Turns on WAL (readers go on while a connection writes) and, in a
 /// database without any table, creates and fills the demo `products`
 /// table. True when it did.
-pub(super) fn prepare(connection: &mut Connection) -> rusqlite::Result<bool> {
+pub(super) fn create_in_sqlite(connection: &mut Connection) -> rusqlite::Result<bool> {
     // Answers with the mode it got; a read-only file keeps its own.
     let _ = connection.query_row("PRAGMA journal_mode = WAL", [], |row| {
         row.get::<_, String>(0)
@@ -48,7 +48,7 @@ pub(super) fn prepare(connection: &mut Connection) -> rusqlite::Result<bool> {
     Ok(true)
 }
 
-/// True when the database has no table, index or view yet.
+/// True when the SQLite database has no table, index or view yet.
 fn is_empty(connection: &Connection) -> rusqlite::Result<bool> {
     connection
         .query_row("SELECT count(*) FROM sqlite_master", [], |row| {
@@ -120,8 +120,8 @@ mod tests {
     #[test]
     fn an_empty_database_gets_the_demo_table_once() {
         let mut connection = Connection::open_in_memory().unwrap();
-        assert!(prepare(&mut connection).unwrap());
-        assert!(!prepare(&mut connection).unwrap());
+        assert!(create_in_sqlite(&mut connection).unwrap());
+        assert!(!create_in_sqlite(&mut connection).unwrap());
         let rows: u32 = connection
             .query_row("SELECT count(*) FROM products", [], |row| row.get(0))
             .unwrap();
