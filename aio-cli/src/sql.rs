@@ -12,7 +12,8 @@
 //!   database is `--db PATH` (by default `aio-products.db` in the
 //!   temporary directory); a connection moves to a thread of aio's
 //!   blocking pool for each query.
-//! - PostgreSQL (`--postgres URL`) is not built yet.
+//! - [`postgres`] (`--postgres URL`): a PostgreSQL server, as in the seed,
+//!   through tokio-postgres over aio sockets; queries wait on the loop.
 //!
 //! Both share:
 //!
@@ -33,6 +34,7 @@
 
 mod demo;
 mod pool;
+mod postgres;
 mod sqlite;
 
 use std::io;
@@ -91,9 +93,8 @@ pub(crate) fn run(args: SqlArgs) -> ExitCode {
     }
     let size = args.pool;
     let outcome = match args.postgres {
-        Some(_) => {
-            eprintln!("aio sql: PostgreSQL support is not built yet; use --db PATH for SQLite");
-            return ExitCode::from(2);
+        Some(url) => {
+            aio::run(async move { session(postgres::open(&url, size).await?, size).await })
         }
         None => {
             let db = args

@@ -10,7 +10,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::sql::{find, run, sorted_answers, start, wait_with_guard, Session};
+use support::sql::{find, run, sorted_answers, Session};
 use support::GUARD;
 
 /// A fresh directory for one test's database, removed when dropped.
@@ -179,18 +179,6 @@ fn eof_waits_for_the_queries_still_running() {
         "Selected 1 rows by query: SELECT pg_sleep(1)"
     );
     assert!(session.answers.recv_timeout(GUARD).is_err(), "nothing more");
-}
-
-#[test]
-fn postgres_is_refused_with_a_clear_message() {
-    let output = wait_with_guard(start(&["--postgres", "postgres://localhost/products"]));
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("PostgreSQL support is not built yet"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]
