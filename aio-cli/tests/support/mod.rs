@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test file uses part of it
 
 pub mod echo;
+pub mod postgres;
 pub mod sql;
 
 use std::io::{BufRead, BufReader, Read, Write};
