@@ -3,10 +3,11 @@
 //! [`Session`] that sends queries and reads answers as they come.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
+pub use super::wait_with_guard;
 use super::GUARD;
 
 /// Starts `aio sql ARGS` with piped stdin, stdout and stderr.
@@ -21,21 +22,6 @@ pub fn start(args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start aio sql")
-}
-
-/// Waits for `child` to exit and collects its output; kills it if the
-/// guard runs out.
-pub fn wait_with_guard(child: Child) -> Output {
-    let pid = rustix::process::Pid::from_child(&child);
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(GUARD) {
-        Ok(output) => output.expect("wait for aio"),
-        Err(_) => {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            panic!("aio did not exit within {GUARD:?}");
-        }
-    }
 }
 
 /// Runs `aio sql ARGS` with `queries` on stdin (then EOF); returns its
