@@ -70,6 +70,11 @@ trait Backend {
     ///
     /// The database's message, on one line.
     async fn query(&self, query: &str) -> Result<usize, String>;
+
+    /// Called when the session ends with queries still running (the
+    /// screen was left): a server's backend cancels them, so they do not
+    /// run on. An embedded database ends with the process.
+    async fn close(&self) {}
 }
 
 /// An opened backend, and what the screen says about it.
@@ -138,7 +143,7 @@ async fn session<B: Backend + 'static>(opened: Opened<B>, size: usize) -> io::Re
     notes.push("Enter runs a query; SELECT pg_sleep(3) is slow; Ctrl-D leaves".to_owned());
 
     let backend = Rc::new(opened.backend);
-    terminal::run(SETTINGS, notes, |input, messages| {
+    let ended = terminal::run(SETTINGS, notes, |input, messages| {
         let Input::Line(query) = input else {
             messages.append("Error from query: (a line over 64 KiB): not run".to_owned());
             return None;
@@ -149,7 +154,9 @@ async fn session<B: Backend + 'static>(opened: Opened<B>, size: usize) -> io::Re
             messages.clone(),
         )))
     })
-    .await
+    .await;
+    backend.close().await;
+    ended
 }
 
 /// The seed's `run_query`: runs the query on the pool and reports it.

@@ -14,6 +14,7 @@ mod support;
 use std::sync::Arc;
 
 use support::postgres::{free_port, Cluster, GUARDED_PASSWORD, GUARDED_USER};
+use support::pty::Pty;
 use support::sql::{find, run, sorted_answers, Session};
 
 /// The shared cluster and a new database in it, with its URL; `None`
@@ -209,6 +210,27 @@ fn quick_queries_are_answered_while_a_slow_one_runs() {
     }
     // Session's drop kills the app mid-sleep; the cluster's shutdown ends
     // the server's side.
+}
+
+#[test]
+fn leaving_the_screen_cancels_the_queries_still_running() {
+    let Some((cluster, url)) = database("leave") else {
+        return;
+    };
+    let name = url.rsplit('/').next().expect("a database name");
+    let sessions = format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'");
+    let sleeping = format!("{sessions} AND state = 'active' AND query = 'SELECT pg_sleep(600)'");
+    let mut pty = Pty::start(&["sql", "--postgres", &url, "--pool", "2"]);
+    pty.wait_for("sql> ");
+    pty.type_keys(b"SELECT pg_sleep(600)\r");
+    cluster.wait_until(&sleeping, "1");
+    pty.type_keys(b"\x04"); // Ctrl-D leaves at once
+    let status = pty.wait_exit();
+    assert!(status.success(), "{status}");
+    assert!(pty.restored(), "the terminal was left in cbreak mode");
+    // Cancelled, the server's session stops sleeping, finds the client
+    // gone and ends; uncancelled, it would sleep on for ten minutes.
+    cluster.wait_until(&sessions, "0");
 }
 
 #[test]

@@ -18,29 +18,58 @@
 //! - **Lost connections** (the server restarted, or ended the session)
 //!   are opened again by the next query that takes them from the pool; if
 //!   that fails, that query reports why and the next one tries again.
+//! - **Leaving** the screen while queries run cancels them on the server
+//!   (as asyncpg does for a cancelled query), so a long `UPDATE` or a
+//!   `pg_sleep` does not run on after the app has gone.
 
 mod connect;
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::error::Error as _;
 use std::io;
 use std::pin::pin;
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
-use self::connect::Target;
+use self::connect::{Canceller, Link, Target};
 use super::pool::Pool;
 use super::{demo, Backend, Opened};
+
+/// How long leaving waits for the cancel requests of the queries still
+/// running: they are one round trip each, but the server may be gone.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 /// A pool of PostgreSQL connections to one database.
 pub(super) struct Postgres {
     /// The connections; `None` is one that was lost and not opened again
     /// yet.
-    pool: Pool<Option<Client>>,
+    pool: Pool<Option<Link>>,
     /// Where to open a lost connection again.
     target: Rc<Target>,
+    /// What cancels each query running now, by query number, for
+    /// [`Backend::close`].
+    running: RefCell<HashMap<u64, Canceller>>,
+    /// The next query's number.
+    next_query: Cell<u64>,
+}
+
+/// Keeps a query's canceller in [`Postgres::running`] while it runs.
+struct Running<'a> {
+    /// Whose list it is in.
+    backend: &'a Postgres,
+    /// Its key there.
+    id: u64,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.backend.running.borrow_mut().remove(&self.id);
+    }
 }
 
 /// Connects `size` clients to the database at `url`, creating the demo
@@ -57,7 +86,7 @@ pub(super) async fn open(url: &str, size: usize) -> io::Result<Opened<Postgres>>
     // demo table is made before any query can look for it.
     let (mut first, place) = target.connect().await.map_err(io::Error::other)?;
     let mut warnings = Vec::new();
-    let created = demo::create_in_postgres(&mut first)
+    let created = demo::create_in_postgres(&mut first.client)
         .await
         .unwrap_or_else(|e| {
             warnings.push(format!(
@@ -73,13 +102,13 @@ pub(super) async fn open(url: &str, size: usize) -> io::Result<Opened<Postgres>>
             aio::spawn(async move { target.connect().await })
         })
         .collect();
-    let mut clients = vec![Some(first)];
+    let mut links = vec![Some(first)];
     for other in others {
-        let (client, _) = other
+        let (link, _) = other
             .await
             .map_err(io::Error::other)?
             .map_err(io::Error::other)?;
-        clients.push(Some(client));
+        links.push(Some(link));
     }
     let place = match target.database() {
         Some(database) => format!("PostgreSQL database {database} at {place}"),
@@ -87,8 +116,10 @@ pub(super) async fn open(url: &str, size: usize) -> io::Result<Opened<Postgres>>
     };
     Ok(Opened {
         backend: Postgres {
-            pool: Pool::new(clients),
+            pool: Pool::new(links),
             target,
+            running: RefCell::new(HashMap::new()),
+            next_query: Cell::new(0),
         },
         place,
         created,
@@ -104,6 +135,24 @@ impl Backend for Postgres {
         self.pool.release(slot);
         result
     }
+
+    /// Cancels the queries still running (the screen was left while they
+    /// ran), waiting at most [`CANCEL_GRACE`] for the requests to go out.
+    async fn close(&self) {
+        let running: Vec<Canceller> = self.running.borrow_mut().drain().map(|(_, c)| c).collect();
+        let sends: Vec<_> = running
+            .into_iter()
+            .map(|canceller| aio::spawn(async move { canceller.cancel().await }))
+            .collect();
+        let all_sent = async {
+            for send in sends {
+                if let Ok(Err(message)) = send.await {
+                    tracing::debug!("PostgreSQL: cancelling a query: {message}");
+                }
+            }
+        };
+        let _ = aio::timeout(CANCEL_GRACE, all_sent).await;
+    }
 }
 
 impl Postgres {
@@ -111,17 +160,23 @@ impl Postgres {
     /// was lost) and returns what goes back to the pool, and the count.
     async fn run_on(
         &self,
-        slot: Option<Client>,
+        slot: Option<Link>,
         query: &str,
-    ) -> (Option<Client>, Result<usize, String>) {
-        let client = match slot {
-            Some(client) if !client.is_closed() => client,
+    ) -> (Option<Link>, Result<usize, String>) {
+        let link = match slot {
+            Some(link) if !link.client.is_closed() => link,
             _ => match self.target.connect().await {
-                Ok((client, _)) => client,
+                Ok((link, _)) => link,
                 Err(message) => return (None, Err(message)),
             },
         };
-        let result = fetch_count(&client, query).await;
+        let id = self.next_query.get();
+        self.next_query.set(id + 1);
+        self.running.borrow_mut().insert(id, link.canceller());
+        let running = Running { backend: self, id };
+        let client = &link.client;
+        let result = fetch_count(client, query).await;
+        drop(running);
         if let Err(e) = &result {
             if is_lost(e) {
                 // The next query opens a new connection instead of trying
@@ -137,7 +192,7 @@ impl Postgres {
                 tracing::debug!("PostgreSQL: rolling back: {}", describe(&e));
             }
         }
-        (Some(client), result)
+        (Some(link), result)
     }
 }
 

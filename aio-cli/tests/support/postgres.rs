@@ -183,6 +183,24 @@ impl Cluster {
         name
     }
 
+    /// Waits until `sql` (run in the `postgres` database) answers
+    /// `expected`: for the server's own state, such as `pg_stat_activity`,
+    /// which nothing announces, so it is polled.
+    pub fn wait_until(&self, sql: &str, expected: &str) {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            let got = self.psql("postgres", sql);
+            if got == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{sql} still answers {got:?}, not {expected:?}, after {GUARD:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Runs `sql` in `database` with psql; returns its unaligned output.
     pub fn psql(&self, database: &str, sql: &str) -> String {
         let output = Command::new(self.bin.join("psql"))

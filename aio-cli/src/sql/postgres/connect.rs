@@ -3,7 +3,9 @@
 //! [`UnixStream`] connects, and tokio-postgres speaks its protocol over
 //! that stream (`Config::connect_raw`, through aio's `tokio-io` traits).
 //! The `Connection` half, which does the socket I/O for the `Client`, is
-//! spawned on the loop as a task of its own.
+//! spawned on the loop as a task of its own. A [`Canceller`] sends
+//! PostgreSQL's cancel request for a connection's running query, over a
+//! new connection to the same server socket.
 //!
 //! `connect_raw` takes the socket as given, so the parts of the URL that
 //! say where and how long are read here, as libpq reads them: every host
@@ -16,6 +18,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::task::{ready, Poll};
@@ -24,7 +27,7 @@ use std::time::Duration;
 use aio::net::{TcpStream, UnixStream};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::config::Host;
-use tokio_postgres::{AsyncMessage, Client, Config, Connection, NoTls};
+use tokio_postgres::{AsyncMessage, CancelToken, Client, Config, Connection, NoTls};
 
 use super::describe;
 
@@ -58,6 +61,66 @@ enum Place {
         /// The socket file's path.
         socket: PathBuf,
     },
+}
+
+/// An open connection.
+pub(super) struct Link {
+    /// The client half; its connection's driver is a task of its own.
+    pub(super) client: Client,
+    /// The server socket it reached, where a cancel request must go.
+    peer: Peer,
+}
+
+/// The server socket a connection reached: for TCP the address that
+/// answered, not the name, which may resolve to others.
+#[derive(Debug, Clone)]
+enum Peer {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A Unix socket's path.
+    Unix(PathBuf),
+}
+
+impl Link {
+    /// What cancels the query this connection runs, from anywhere.
+    pub(super) fn canceller(&self) -> Canceller {
+        Canceller {
+            token: self.client.cancel_token(),
+            peer: self.peer.clone(),
+        }
+    }
+}
+
+/// Cancels whatever query one connection is running.
+pub(super) struct Canceller {
+    /// The server's key for that connection's session.
+    token: CancelToken,
+    /// Where that session's server listens.
+    peer: Peer,
+}
+
+impl Canceller {
+    /// Sends the cancel request (the server interrupts the query, if it is
+    /// still running, with `canceling statement due to user request`).
+    ///
+    /// # Errors
+    ///
+    /// When the server cannot be reached.
+    pub(super) async fn cancel(&self) -> Result<(), String> {
+        let sent = match &self.peer {
+            Peer::Tcp(addr) => {
+                let stream = TcpStream::connect_addr(*addr)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.token.cancel_query_raw(stream, NoTls).await
+            }
+            Peer::Unix(path) => {
+                let stream = UnixStream::connect(path).await.map_err(|e| e.to_string())?;
+                self.token.cancel_query_raw(stream, NoTls).await
+            }
+        };
+        sent.map_err(|e| describe(&e))
+    }
 }
 
 impl fmt::Display for Place {
@@ -95,13 +158,13 @@ impl Target {
 
     /// Opens a connection: tries each place in turn and logs in on the
     /// first that answers; the connection's driver is spawned on the loop.
-    /// Returns the client and where it connected.
+    /// Returns the connection and, for the screen, where it went.
     ///
     /// # Errors
     ///
     /// One line naming each place tried and why it failed: refused,
     /// unknown host, bad password, no such database, timed out.
-    pub(super) async fn connect(&self) -> Result<(Client, String), String> {
+    pub(super) async fn connect(&self) -> Result<(Link, String), String> {
         let mut failures = Vec::new();
         for place in &self.places {
             let attempt = self.connect_to(place);
@@ -112,7 +175,7 @@ impl Target {
                 None => attempt.await,
             };
             match outcome {
-                Ok(client) => return Ok((client, place.to_string())),
+                Ok(link) => return Ok((link, place.to_string())),
                 Err(message) => failures.push(format!("PostgreSQL at {place}: {message}")),
             }
         }
@@ -120,21 +183,23 @@ impl Target {
     }
 
     /// Connects to `place` and logs in.
-    async fn connect_to(&self, place: &Place) -> Result<Client, String> {
-        match place {
+    async fn connect_to(&self, place: &Place) -> Result<Link, String> {
+        let (client, peer) = match place {
             Place::Tcp { host, port } => {
                 let stream = TcpStream::connect(host, *port)
                     .await
                     .map_err(|e| e.to_string())?;
-                self.log_in(stream).await
+                let peer = stream.peer_addr().map_err(|e| e.to_string())?;
+                (self.log_in(stream).await?, Peer::Tcp(peer))
             }
             Place::Unix { socket } => {
                 let stream = UnixStream::connect(socket)
                     .await
                     .map_err(|e| e.to_string())?;
-                self.log_in(stream).await
+                (self.log_in(stream).await?, Peer::Unix(socket.clone()))
             }
-        }
+        };
+        Ok(Link { client, peer })
     }
 
     /// The startup and authentication exchange over `stream`; then the
