@@ -28,7 +28,8 @@ pub(crate) enum Command {
     Connect(ConnectArgs),
     /// Delay tasks typed at a terminal prompt.
     Delay(DelayArgs),
-    /// SQL queries typed at a terminal prompt, run concurrently on a pool.
+    /// SQL queries typed at a terminal prompt, run concurrently on a pool
+    /// (SQLite, or PostgreSQL with --postgres).
     Sql(SqlArgs),
 }
 
@@ -164,15 +165,28 @@ pub(crate) struct DelayArgs {}
 
 /// Options of `aio sql`.
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Each line is one statement, run on a free connection while more are typed; \
+each is answered as it finishes: `Selected N rows by query: Q` or \
+`Error from query: Q: MESSAGE`. A database without tables gets a demo \
+`products` table (4000 rows); `SELECT pg_sleep(3)` is a slow query.
+
+Examples:
+  aio sql --db /tmp/shop.db
+  aio sql --postgres postgres://user:password@localhost:5432/shop
+  aio sql --postgres 'postgresql:///shop?host=/var/run/postgresql'")]
 pub(crate) struct SqlArgs {
-    /// SQLite database file (a demo `products` database is created if missing).
+    /// SQLite database file (default: aio-products.db in the temporary
+    /// directory).
     #[arg(long, value_name = "PATH", conflicts_with = "postgres")]
     pub(crate) db: Option<PathBuf>,
-    /// PostgreSQL connection URL instead of SQLite (not built yet: exits 2).
+    /// PostgreSQL instead of SQLite: postgres://USER:PASSWORD@HOST:PORT/DB
+    /// or a key=value string; HOST may be the server's socket directory.
+    /// No TLS: sslmode=require is refused.
     #[arg(long, value_name = "URL")]
     pub(crate) postgres: Option<String>,
-    /// Connections in the pool (1 to 32), each on its own thread while it
-    /// runs a query.
+    /// Connections in the pool (1 to 32): SQLite runs each query on a
+    /// thread of its own, PostgreSQL waits for the server on the loop.
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = parse_positive)]
     pub(crate) pool: usize,
 }

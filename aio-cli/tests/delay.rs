@@ -4,19 +4,15 @@
 //! Every wait is for an event (an output line, the process exiting); the
 //! time limits only keep a broken build from hanging the suite.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
 
-use rustix::termios::{self, LocalModes};
-
-/// How long any single wait may take before the test fails.
-const GUARD: Duration = Duration::from_secs(30);
+use support::pty::Pty;
+use support::{wait_with_guard, GUARD};
 
 /// Runs `aio delay` with `input` on stdin (then EOF); returns its stdout
 /// lines, stderr and exit status.
@@ -40,21 +36,6 @@ fn delay_lines(input: &[u8]) -> (Vec<String>, String, ExitStatus) {
         stderr,
         output.status,
     )
-}
-
-/// Waits for `child` to exit and collects its output; kills it if the
-/// guard runs out.
-fn wait_with_guard(child: Child) -> std::process::Output {
-    let pid = rustix::process::Pid::from_child(&child);
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(GUARD) {
-        Ok(output) => output.expect("wait for aio"),
-        Err(_) => {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            panic!("aio did not exit within {GUARD:?}");
-        }
-    }
 }
 
 /// Checks that every `Finished delay N` comes after its `Starting delay N`
@@ -171,131 +152,9 @@ fn eof_waits_for_the_delays_still_running() {
 // The screen, on a real pseudo-terminal.
 // ---------------------------------------------------------------------
 
-/// `aio delay` on the slave side of a pty, and what it drew so far.
-struct Pty {
-    /// The app; taken when it is waited for.
-    child: Option<Child>,
-    /// The terminal side we type into.
-    master: File,
-    /// Kept open to read the terminal's settings after the child exits.
-    slave: OwnedFd,
-    /// Everything the child wrote to the terminal.
-    screen: Arc<(Mutex<Vec<u8>>, Condvar)>,
-}
-
-impl Pty {
-    /// Starts `aio delay` with a fresh pty as its controlling terminal
-    /// (so Ctrl-C typed into it is a real `SIGINT`), stdin, stdout and
-    /// stderr.
-    fn start() -> Pty {
-        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
-            .expect("open a pty");
-        grantpt(&master).expect("grantpt");
-        unlockpt(&master).expect("unlockpt");
-        let name = ptsname(&master, Vec::new()).expect("ptsname");
-        let flags =
-            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC;
-        let slave = rustix::fs::open(name.as_c_str(), flags, rustix::fs::Mode::empty())
-            .expect("open the pty's slave");
-        let size = termios::Winsize {
-            ws_row: 24,
-            ws_col: 80,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        termios::tcsetwinsize(&slave, size).expect("set the window size");
-        let settings = termios::tcgetattr(&slave).expect("tcgetattr");
-        assert!(settings
-            .local_modes
-            .contains(LocalModes::ICANON | LocalModes::ECHO));
-
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aio"));
-        command
-            .arg("delay")
-            .env_remove("RUST_LOG")
-            .stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(slave.try_clone().unwrap());
-        // SAFETY: between fork and exec the closure only makes two system
-        // calls (no allocation, no lock), which is async-signal-safe.
-        unsafe {
-            command.pre_exec(|| {
-                rustix::process::setsid()?;
-                rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())?;
-                Ok(())
-            });
-        }
-        let child = command.spawn().expect("start aio delay on the pty");
-
-        let master = File::from(master);
-        let screen = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
-        let (mut reader, sink) = (master.try_clone().unwrap(), screen.clone());
-        thread::spawn(move || {
-            let mut buf = [0; 4096];
-            // Ends with EIO once every slave descriptor is closed.
-            while let Ok(n @ 1..) = reader.read(&mut buf) {
-                sink.0.lock().unwrap().extend_from_slice(&buf[..n]);
-                sink.1.notify_all();
-            }
-        });
-        Pty {
-            child: Some(child),
-            master,
-            slave,
-            screen,
-        }
-    }
-
-    /// Types `keys`.
-    fn type_keys(&mut self, keys: &[u8]) {
-        self.master.write_all(keys).expect("type into the pty");
-    }
-
-    /// Waits until the screen output contains `needle`.
-    fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + GUARD;
-        let (output, grew) = &*self.screen;
-        let mut output = output.lock().unwrap();
-        while !String::from_utf8_lossy(&output).contains(needle) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "no {needle:?} on screen: {:?}",
-                String::from_utf8_lossy(&output)
-            );
-            output = grew.wait_timeout(output, left).unwrap().0;
-        }
-    }
-
-    /// Waits for the child to exit.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let child = self.child.take().expect("not waited for yet");
-        wait_with_guard(child).status
-    }
-
-    /// Whether the terminal is back in canonical mode with echo.
-    fn restored(&self) -> bool {
-        let settings = termios::tcgetattr(&self.slave).expect("tcgetattr");
-        settings
-            .local_modes
-            .contains(LocalModes::ICANON | LocalModes::ECHO | LocalModes::ISIG)
-    }
-}
-
-impl Drop for Pty {
-    /// A failed test must not leave the app running.
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 #[test]
 fn the_screen_runs_delays_edits_lines_and_leaves_on_ctrl_d() {
-    let mut pty = Pty::start();
+    let mut pty = Pty::start(&["delay"]);
     pty.wait_for("> "); // the input line: cbreak mode is on
     assert!(!pty.restored(), "the screen runs in cbreak mode");
     // Backspace fixes a typo; the line is only submitted by Enter.
@@ -312,7 +171,7 @@ fn the_screen_runs_delays_edits_lines_and_leaves_on_ctrl_d() {
 
 #[test]
 fn ctrl_c_on_the_screen_restores_the_terminal_and_exits_0() {
-    let mut pty = Pty::start();
+    let mut pty = Pty::start(&["delay"]);
     pty.wait_for("> ");
     pty.type_keys(b"3600\r");
     pty.wait_for("Starting delay 3600");

@@ -6,15 +6,12 @@
 //! come in the order queries finish, so tests that send several compare
 //! sets unless the order itself is what they check.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
+mod support;
 
-/// How long any single wait may take before the test fails.
-const GUARD: Duration = Duration::from_secs(30);
+use std::path::{Path, PathBuf};
+
+use support::sql::{find, run, sorted_answers, Session};
+use support::GUARD;
 
 /// A fresh directory for one test's database, removed when dropped.
 struct TempDir(PathBuf);
@@ -38,58 +35,10 @@ impl Drop for TempDir {
     }
 }
 
-/// Starts `aio sql ARGS` with piped stdin, stdout and stderr.
-fn start(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_aio"))
-        .arg("sql")
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start aio sql")
-}
-
-/// Waits for `child` to exit and collects its output; kills it if the
-/// guard runs out.
-fn wait_with_guard(child: Child) -> Output {
-    let pid = rustix::process::Pid::from_child(&child);
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(GUARD) {
-        Ok(output) => output.expect("wait for aio"),
-        Err(_) => {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            panic!("aio did not exit within {GUARD:?}");
-        }
-    }
-}
-
-/// Runs `aio sql ARGS` with `queries` on stdin (then EOF); returns its
-/// stdout lines, stderr and exit status.
-fn run(args: &[&str], queries: &str) -> (Vec<String>, String, ExitStatus) {
-    let mut child = start(args);
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = queries.as_bytes().to_vec();
-    thread::spawn(move || stdin.write_all(&input));
-    let output = wait_with_guard(child);
-    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (
-        stdout.lines().map(str::to_owned).collect(),
-        stderr,
-        output.status,
-    )
-}
-
 /// Runs `queries` against the database `db` and checks it exits 0;
 /// returns the answers, sorted.
 fn answers(db: &str, queries: &str) -> Vec<String> {
-    let (mut lines, stderr, status) = run(&["--db", db], queries);
-    assert!(status.success(), "{status}: {stderr}");
-    lines.sort();
-    lines
+    sorted_answers(&["--db", db], queries)
 }
 
 #[test]
@@ -122,13 +71,7 @@ fn bad_queries_are_errors_and_the_others_still_run() {
         "SELEC 1\nSELECT * FROM nowhere\nSELECT 1; SELECT 2\nSELECT 1\n",
     );
     assert_eq!(lines.len(), 4, "{lines:?}");
-    let find = |prefix: &str| {
-        lines
-            .iter()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix:?} in {lines:?}"))
-            .clone()
-    };
+    let find = |prefix: &str| find(&lines, prefix);
     assert!(find("Error from query: SELEC 1: ").contains("syntax error"));
     assert!(find("Error from query: SELECT * FROM nowhere: ").contains("no such table: nowhere"));
     find("Error from query: SELECT 1; SELECT 2: ");
@@ -185,60 +128,6 @@ fn many_queries_on_a_small_pool_are_all_answered() {
     assert_eq!(lines, expected);
 }
 
-/// Sends queries to a running `aio sql` and reads its answers as they come.
-struct Session {
-    /// The app; taken when it is waited for.
-    child: Option<Child>,
-    /// Its stdin; dropped for EOF.
-    stdin: Option<ChildStdin>,
-    /// Its stdout, line by line.
-    answers: mpsc::Receiver<String>,
-}
-
-impl Session {
-    fn start(args: &[&str]) -> Session {
-        let mut child = start(args);
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let (tx, answers) = mpsc::channel();
-        thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Session {
-            child: Some(child),
-            stdin: Some(stdin),
-            answers,
-        }
-    }
-
-    fn send(&mut self, query: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        writeln!(stdin, "{query}").expect("send a query");
-    }
-
-    fn answer(&self) -> String {
-        self.answers.recv_timeout(GUARD).expect("an answer")
-    }
-
-    /// Closes stdin and waits for the app to exit.
-    fn finish(&mut self) -> ExitStatus {
-        self.stdin = None;
-        let child = self.child.take().expect("not waited for yet");
-        wait_with_guard(child).status
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 #[test]
 fn quick_queries_are_answered_while_a_slow_one_runs() {
     let dir = TempDir::new("concurrent");
@@ -290,18 +179,6 @@ fn eof_waits_for_the_queries_still_running() {
         "Selected 1 rows by query: SELECT pg_sleep(1)"
     );
     assert!(session.answers.recv_timeout(GUARD).is_err(), "nothing more");
-}
-
-#[test]
-fn postgres_is_refused_with_a_clear_message() {
-    let output = wait_with_guard(start(&["--postgres", "postgres://localhost/products"]));
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("PostgreSQL support is not built yet"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]

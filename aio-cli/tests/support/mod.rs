@@ -7,10 +7,13 @@
 #![allow(dead_code)] // each test file uses part of it
 
 pub mod echo;
+pub mod postgres;
+pub mod pty;
+pub mod sql;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -20,6 +23,21 @@ pub use rustix::process::Signal;
 
 /// How long any single wait may take before the test fails.
 pub const GUARD: Duration = Duration::from_secs(30);
+
+/// Waits for `child` to exit and collects its output; kills it if the
+/// guard runs out.
+pub fn wait_with_guard(child: Child) -> Output {
+    let pid = rustix::process::Pid::from_child(&child);
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(GUARD) {
+        Ok(output) => output.expect("wait for aio"),
+        Err(_) => {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            panic!("aio did not exit within {GUARD:?}");
+        }
+    }
+}
 
 /// A running `aio` server.
 pub struct Server {

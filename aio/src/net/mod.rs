@@ -9,11 +9,18 @@
 //! syscall each. Methods take `&self`: one task may read while another
 //! writes. Errors are `io::Error`s; those from binding, connecting and
 //! resolving name the address. Everything here needs a running loop.
+//!
+//! `TcpStream` and `UnixStream` (and `&` each) implement the `futures-io`
+//! traits, and with the `tokio-io` feature tokio's `AsyncRead` /
+//! `AsyncWrite` too, so crates written for either ecosystem run on an aio
+//! loop.
 
 mod accept;
 mod resolve;
 mod stream;
 mod tcp;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod udp;
 mod unix;
 

@@ -182,6 +182,9 @@ pub(crate) fn bind_socket(
 
 /// A TCP connection. Methods take `&self`, so one task can read while
 /// another writes (share it with an `Rc`).
+///
+/// `TcpStream` and `&TcpStream` implement the `futures-io` traits and, with
+/// the `tokio-io` feature, tokio's `AsyncRead` / `AsyncWrite`.
 pub struct TcpStream {
     io: PollEvented<mio::net::TcpStream>,
 }

@@ -68,6 +68,9 @@ impl fmt::Debug for UnixListener {
 }
 
 /// A Unix stream connection; methods take `&self`, as [`super::TcpStream`].
+///
+/// `UnixStream` and `&UnixStream` implement the `futures-io` traits and,
+/// with the `tokio-io` feature, tokio's `AsyncRead` / `AsyncWrite`.
 pub struct UnixStream {
     io: PollEvented<mio::net::UnixStream>,
 }
@@ -184,38 +187,46 @@ impl fmt::Debug for UnixStream {
     }
 }
 
-impl futures_io::AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        UnixStream::poll_read(&self, cx, buf)
-    }
+macro_rules! futures_io_impls {
+    ($ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                UnixStream::poll_read(&self, cx, buf)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                UnixStream::poll_write(&self, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                UnixStream::poll_write_vectored(&self, cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(())) // nothing is buffered in user space
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(UnixStream::shutdown(&self, Shutdown::Write))
+            }
+        }
+    };
 }
 
-impl futures_io::AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        UnixStream::poll_write(&self, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        UnixStream::poll_write_vectored(&self, cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
+// `&UnixStream` too, as `&TcpStream`: one task reads while another writes.
+futures_io_impls!(UnixStream);
+futures_io_impls!(&UnixStream);
