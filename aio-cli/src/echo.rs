@@ -11,6 +11,7 @@
 //! - `streams` (the default): seed 003's `readline` loop on
 //!   `start_server`, line by line within `--limit`.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -26,6 +27,14 @@ use crate::server::{self, log_connection_error, Config, Listen};
 
 /// How much one `read` of the sockets server takes at most.
 const SOCKETS_READ_SIZE: usize = 16 * 1024;
+
+thread_local! {
+    /// The sockets server's read buffer, one per worker thread: a
+    /// connection borrows it only between becoming readable and handing
+    /// the bytes to the kernel, so an idle connection holds no buffer.
+    static READ_BUF: RefCell<Box<[u8]>> =
+        RefCell::new(vec![0; SOCKETS_READ_SIZE].into_boxed_slice());
+}
 
 /// Runs `aio echo` and returns the exit status.
 pub(crate) fn run(args: EchoArgs) -> ExitCode {
@@ -95,17 +104,24 @@ fn usage_command() -> clap::Command {
 
 /// Seed 001's echo on the socket layer: read what came, write it all back,
 /// until EOF. An error ends this connection only.
+///
+/// The loop waits for readiness with nothing in hand, then reads into the
+/// thread's one buffer and writes straight back; only bytes the kernel
+/// does not take at once are copied out, and awaited with `write_all`.
 async fn echo_sockets(stream: TcpStream, peer: SocketAddr) {
-    let mut buf = vec![0; SOCKETS_READ_SIZE];
     let result = async {
         loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                // The peer half-closed: everything it sent has been echoed,
-                // so closing (on drop) sends our EOF after the last byte.
-                return Ok::<(), io::Error>(());
+            stream.readable().await?;
+            match echo_ready(&stream)? {
+                Echoed::All => {}
+                Echoed::Eof => {
+                    // The peer half-closed: everything it sent has been
+                    // echoed, so closing (on drop) sends our EOF after the
+                    // last byte.
+                    return Ok::<(), io::Error>(());
+                }
+                Echoed::Rest(rest) => stream.write_all(&rest).await?,
             }
-            stream.write_all(&buf[..n]).await?;
         }
     }
     .await;
@@ -113,6 +129,38 @@ async fn echo_sockets(stream: TcpStream, peer: SocketAddr) {
         Ok(()) => tracing::debug!("{peer}: closed"),
         Err(e) => log_connection_error(peer, &e),
     }
+}
+
+/// What one readable turn of [`echo_sockets`] did.
+enum Echoed {
+    /// Everything read (possibly nothing: a spurious wake-up) went back.
+    All,
+    /// The peer sent EOF.
+    Eof,
+    /// These bytes were read but the socket had no room for them yet.
+    Rest(Vec<u8>),
+}
+
+/// Reads what is there into the thread's buffer and writes it back.
+fn echo_ready(stream: &TcpStream) -> io::Result<Echoed> {
+    READ_BUF.with_borrow_mut(|buf| {
+        let n = match stream.try_read(buf) {
+            Ok(0) => return Ok(Echoed::Eof),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Echoed::All),
+            Err(e) => return Err(e),
+        };
+        let sent = match stream.try_write(&buf[..n]) {
+            Ok(sent) => sent,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        Ok(if sent == n {
+            Echoed::All
+        } else {
+            Echoed::Rest(buf[sent..n].to_vec())
+        })
+    })
 }
 
 /// Seed 004's echo protocol: bytes go back as they come.

@@ -474,9 +474,10 @@ impl Serving for Acceptor {
 /// Accepts until cancelled, a task per connection.
 async fn accept_loop<H, F>(listener: TcpListener, handler: H, tracker: Rc<Tracker>)
 where
-    H: Fn(TcpStream, SocketAddr) -> F,
+    H: Fn(TcpStream, SocketAddr) -> F + 'static,
     F: Future<Output = ()> + 'static,
 {
+    let handler = Rc::new(handler);
     // Set while accept keeps failing, so a burst is logged once.
     let mut failing = false;
     loop {
@@ -484,7 +485,8 @@ where
             Ok((stream, peer)) => {
                 failing = false;
                 tracing::debug!("connection from {peer}");
-                tracker.spawn(peer, handler(stream, peer));
+                let handler = handler.clone();
+                tracker.spawn(peer, move || handler(stream, peer));
             }
             Err(e) if accept_error_kind(&e) == AcceptErrorKind::Transient => {
                 tracing::debug!("accept: {e} (retrying)");
@@ -520,9 +522,17 @@ struct Tracker {
 }
 
 impl Tracker {
-    /// Runs `conn` as a task that leaves the set when it ends, however it
-    /// ends (finished, cancelled or panicked).
-    fn spawn(self: &Rc<Self>, peer: SocketAddr, conn: impl Future<Output = ()> + 'static) {
+    /// Runs the future `make` returns as a task that leaves the set when it
+    /// ends, however it ends (finished, cancelled or panicked).
+    ///
+    /// The future is made inside the task: one passed in would be stored
+    /// twice in the task's state (as the value captured and as the value
+    /// awaited), doubling every idle connection's cost.
+    fn spawn<F: Future<Output = ()> + 'static>(
+        self: &Rc<Self>,
+        peer: SocketAddr,
+        make: impl FnOnce() -> F + 'static,
+    ) {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let guard = Leave {
@@ -531,7 +541,7 @@ impl Tracker {
         };
         let task = aio::spawn(async move {
             let _leave = guard;
-            conn.await;
+            make().await;
         });
         task.set_name(format!("connection {peer}"));
         self.tasks.borrow_mut().insert(id, task.task_ref());

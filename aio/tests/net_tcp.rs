@@ -355,3 +355,40 @@ async fn unix_listener_accepts_and_echoes() {
         "{err}"
     );
 }
+
+/// `readable`/`try_read`/`writable`/`try_write`: waiting holds no buffer,
+/// trying never waits, and a spent readiness says `WouldBlock`.
+#[aio::test]
+async fn readiness_then_try_read_and_try_write_without_waiting() {
+    let listener = local_listener();
+    let client = TcpStream::connect_addr(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+
+    // Nothing sent yet: the first attempt finds the queue empty, and the
+    // readiness it spent stays spent until a new edge.
+    let mut buf = [0; 16];
+    let first = server.try_read(&mut buf);
+    assert_eq!(first.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+    assert_eq!(
+        server.try_read(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
+
+    client.writable().await.unwrap();
+    assert_eq!(client.try_write(b"hello").unwrap(), 5);
+    within(server.readable()).await.unwrap();
+    assert_eq!(server.try_read(&mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"hello");
+    // A short read drained the queue: readiness is spent without a syscall.
+    assert_eq!(
+        server.try_read(&mut buf).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
+
+    // EOF is readable too, and reads as 0.
+    client.shutdown(Shutdown::Write).unwrap();
+    within(server.readable()).await.unwrap();
+    assert_eq!(server.try_read(&mut buf).unwrap(), 0);
+}

@@ -1,5 +1,6 @@
 //! What every stream socket of this layer (TCP, Unix) does the same way:
-//! poll a read or a write through the reactor, and `write_all`.
+//! poll a read or a write through the reactor, wait for readiness, try
+//! an operation without waiting, and `write_all`.
 
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
@@ -63,6 +64,60 @@ where
 {
     let reg = io.registration();
     reg.poll_io(cx, Direction::Write, || io.io().write_vectored(bufs))
+}
+
+/// One read if the socket is known readable; `WouldBlock` (without a
+/// syscall) if not. Clears the readiness a short or refused read proves
+/// spent, so the next `ready` waits for a new edge.
+pub(crate) fn try_read<S>(io: &PollEvented<S>, buf: &mut [u8]) -> io::Result<usize>
+where
+    S: Source,
+    for<'a> &'a S: Read,
+{
+    let reg = io.registration();
+    if !reg.is_ready(Direction::Read) {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    match io.io().read(buf) {
+        Ok(n) => {
+            if n > 0 && n < buf.len() {
+                reg.clear_ready(Direction::Read);
+            }
+            Ok(n)
+        }
+        Err(e) => {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                reg.clear_ready(Direction::Read);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// One write if the socket is known writable; `WouldBlock` if not.
+pub(crate) fn try_write<S>(io: &PollEvented<S>, buf: &[u8]) -> io::Result<usize>
+where
+    S: Source,
+    for<'a> &'a S: Write,
+{
+    let reg = io.registration();
+    if !reg.is_ready(Direction::Write) {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    match io.io().write(buf) {
+        Ok(n) => {
+            if n < buf.len() {
+                reg.clear_ready(Direction::Write);
+            }
+            Ok(n)
+        }
+        Err(e) => {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                reg.clear_ready(Direction::Write);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Writes all of `buf` (asyncio's `sock_sendall`).

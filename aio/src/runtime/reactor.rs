@@ -486,6 +486,11 @@ impl Registration {
         self.state.clear_ready(dir);
     }
 
+    /// Whether the cached readiness allows progress in `dir` now.
+    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
+        self.state.readiness.get() & dir.mask() != 0
+    }
+
     /// Runs `op` when ready in `dir`, retrying after `WouldBlock` once the
     /// OS reports readiness again.
     pub(crate) fn poll_io<R>(
