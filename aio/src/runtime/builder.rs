@@ -20,8 +20,8 @@ use super::task::{spawn, Task};
 /// # Panics
 ///
 /// When called inside a running loop, when the OS refuses to create the
-/// loop's epoll instance (see [`Runtime::new`] to handle that), or when
-/// `future` itself panics.
+/// loop's epoll instance ([`Runtime::try_block_on`] returns that as an
+/// error instead), or when `future` itself panics.
 ///
 /// ```
 /// let answer = aio::run(async { 42 });
@@ -89,17 +89,46 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// As [`run`].
+    /// As [`run`]; [`try_block_on`](Self::try_block_on) returns the OS's
+    /// refusal instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self.try_block_on(future) {
+            Ok(output) => output,
+            Err(e) => panic!("aio: {e}"),
+        }
+    }
+
+    /// Runs `future` on a fresh loop on this thread, or says why the loop
+    /// could not be made.
+    ///
+    /// ```
+    /// let rt = aio::Runtime::new()?;
+    /// assert_eq!(rt.try_block_on(async { 7 })?, 7);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The OS refused the loop's epoll instance or its waker (out of file
+    /// descriptors, say), worded "cannot create the event loop: ...".
+    ///
+    /// # Panics
+    ///
+    /// Inside a running loop, or when `future` panics.
+    pub fn try_block_on<F: Future>(&self, future: F) -> io::Result<F::Output> {
         match Core::new() {
-            Ok(core) => core.block_on(future),
-            Err(e) => panic!("aio: cannot create the event loop: {e}"),
+            Ok(core) => Ok(core.block_on(future)),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot create the event loop: {e}"),
+            )),
         }
     }
 
     /// Runs `make(i)` on its own loop in each of `workers` threads (worker 0
     /// on this thread) and returns every worker's output, in worker order.
-    /// A worker that panicked yields `Err(message)`.
+    /// A worker that panicked, or whose loop the OS refused, yields
+    /// `Err(message)`.
     pub fn run_workers<M, F>(&self, make: M) -> Vec<Result<F::Output, String>>
     where
         M: Fn(usize) -> F + Send + Sync + 'static,
@@ -113,19 +142,30 @@ impl Runtime {
             let this = self.clone();
             let spawned = thread::Builder::new()
                 .name(format!("aio-worker-{i}"))
-                .spawn(move || this.block_on(make(i)));
+                .spawn(move || this.try_block_on(make(i)).map_err(|e| e.to_string()));
             threads.push(spawned);
         }
         let first =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.block_on(make(0))));
-        let mut out = vec![first.map_err(|p| super::error::panic_message(&*p))];
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.try_block_on(make(0))));
+        let mut out = vec![flatten(first)];
         for t in threads {
             out.push(match t {
-                Ok(handle) => handle.join().map_err(|p| super::error::panic_message(&*p)),
+                Ok(handle) => flatten(handle.join()),
                 Err(e) => Err(format!("cannot start a worker thread: {e}")),
             });
         }
         out
+    }
+}
+
+/// One worker's outcome: its output, its loop's refusal, or its panic.
+fn flatten<T>(
+    joined: Result<Result<T, impl fmt::Display>, Box<dyn std::any::Any + Send>>,
+) -> Result<T, String> {
+    match joined {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(super::error::panic_message(&*panic)),
     }
 }
 
