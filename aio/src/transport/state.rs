@@ -67,6 +67,9 @@ pub(crate) enum Wrote {
     Failed(io::Error),
 }
 
+/// `writelines` passes this many chunks to `writev` without allocating.
+const STACK_SLICES: usize = 16;
+
 /// See the module docs.
 pub(crate) struct ConnState {
     /// The descriptor, owned by the connection's socket; -1 once that is
@@ -284,9 +287,21 @@ impl ConnState {
         }
         let mut sent = 0;
         if !self.has(flag::BUFFERED) && self.io.readiness() & ready::WRITE_ANY != 0 {
-            let slices: Vec<io::IoSlice<'_>> = chunks.iter().map(|c| io::IoSlice::new(c)).collect();
             let total: usize = chunks.iter().map(|c| c.len()).sum();
-            match self.send_vectored(&slices) {
+            // Up to `STACK_SLICES` chunks (the common case) without an
+            // allocation; more go through a `Vec`.
+            let mut on_stack = [io::IoSlice::new(&[]); STACK_SLICES];
+            let heap: Vec<io::IoSlice<'_>>;
+            let slices: &[io::IoSlice<'_>] = if chunks.len() <= STACK_SLICES {
+                for (slot, chunk) in on_stack.iter_mut().zip(chunks) {
+                    *slot = io::IoSlice::new(chunk);
+                }
+                &on_stack[..chunks.len()]
+            } else {
+                heap = chunks.iter().map(|c| io::IoSlice::new(c)).collect();
+                &heap
+            };
+            match self.send_vectored(slices) {
                 Ok(n) => {
                     sent = n;
                     if n < total {
