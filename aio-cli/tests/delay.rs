@@ -12,12 +12,12 @@ use std::sync::mpsc;
 use std::thread;
 
 use support::pty::Pty;
-use support::{wait_with_guard, GUARD};
+use support::{feed_and_wait, wait_with_guard, GUARD};
 
 /// Runs `aio delay` with `input` on stdin (then EOF); returns its stdout
 /// lines, stderr and exit status.
 fn delay_lines(input: &[u8]) -> (Vec<String>, String, ExitStatus) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
+    let child = Command::new(env!("CARGO_BIN_EXE_aio"))
         .arg("delay")
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
@@ -25,17 +25,7 @@ fn delay_lines(input: &[u8]) -> (Vec<String>, String, ExitStatus) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start aio delay");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_vec();
-    thread::spawn(move || stdin.write_all(&input));
-    let output = wait_with_guard(child);
-    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (
-        stdout.lines().map(str::to_owned).collect(),
-        stderr,
-        output.status,
-    )
+    feed_and_wait(child, input)
 }
 
 /// Checks that every `Finished delay N` comes after its `Starting delay N`

@@ -39,6 +39,22 @@ pub fn wait_with_guard(child: Child) -> Output {
     }
 }
 
+/// Writes `input` to `child`'s piped stdin (then EOF), waits for it to
+/// exit, and returns its stdout lines, its stderr and its status.
+pub fn feed_and_wait(mut child: Child, input: &[u8]) -> (Vec<String>, String, ExitStatus) {
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    thread::spawn(move || stdin.write_all(&input));
+    let output = wait_with_guard(child);
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (
+        stdout.lines().map(str::to_owned).collect(),
+        stderr,
+        output.status,
+    )
+}
+
 /// A running `aio` server.
 pub struct Server {
     child: Child,

@@ -27,18 +27,7 @@ pub fn start(args: &[&str]) -> Child {
 /// Runs `aio sql ARGS` with `queries` on stdin (then EOF); returns its
 /// stdout lines, stderr and exit status.
 pub fn run(args: &[&str], queries: &str) -> (Vec<String>, String, ExitStatus) {
-    let mut child = start(args);
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = queries.as_bytes().to_vec();
-    thread::spawn(move || stdin.write_all(&input));
-    let output = wait_with_guard(child);
-    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (
-        stdout.lines().map(str::to_owned).collect(),
-        stderr,
-        output.status,
-    )
+    super::feed_and_wait(start(args), queries.as_bytes())
 }
 
 /// Runs `queries` with `args`, checks it exits 0, and returns the
