@@ -181,27 +181,36 @@ fn peer_name(peer: Option<SocketAddr>) -> String {
 /// keeps a client that does not read from growing the write buffer, and
 /// the reader pauses the transport past twice the limit, so memory stays
 /// bounded either way.
+///
+/// This future is most of an idle connection's memory, so it keeps little:
+/// the peer's address, not its formatted name, and lines borrowed from
+/// the reader, never copied.
 async fn echo_lines(mut reader: StreamReader, writer: StreamWriter) {
-    let peer = peer_name(writer.peer_addr());
-    tracing::debug!("connection from {peer}");
-    let result = async {
-        loop {
-            match lines::read_line(&mut reader).await? {
-                Line::Text(line) => writer.write(&line),
-                Line::TooLong => {
-                    tracing::debug!("{peer}: line over {} bytes", reader.limit());
-                    writer.write(lines::TOO_LONG);
-                    return writer.drain().await;
-                }
-                Line::Eof => return Ok(()),
-            }
-            writer.drain().await?;
-        }
-    }
-    .await;
-    match result {
-        Ok(()) => tracing::debug!("{peer}: closed"),
-        Err(e) => log_connection_error(&peer, &e),
+    let peer = writer.peer_addr();
+    tracing::debug!("connection from {}", peer_name(peer));
+    match echo_each_line(&mut reader, &writer).await {
+        Ok(()) => tracing::debug!("{}: closed", peer_name(peer)),
+        Err(e) => log_connection_error(peer_name(peer), &e),
     }
     // Dropping the writer closes the connection once its buffer is sent.
+}
+
+/// The loop of [`echo_lines`].
+async fn echo_each_line(reader: &mut StreamReader, writer: &StreamWriter) -> io::Result<()> {
+    loop {
+        match lines::read_line(reader).await? {
+            Line::Text(line) => writer.write(line),
+            Line::TooLong => {
+                tracing::debug!(
+                    "{}: line over {} bytes",
+                    peer_name(writer.peer_addr()),
+                    reader.limit()
+                );
+                writer.write(lines::TOO_LONG);
+                return writer.drain().await;
+            }
+            Line::Eof => return Ok(()),
+        }
+        writer.drain().await?;
+    }
 }

@@ -107,6 +107,17 @@ impl<T> Completion for JoinState<T> {
     }
 }
 
+/// A detached task (see [`spawn_detached`]) records its failure in its
+/// metadata alone: nobody can retrieve it, so a panic is reported at once.
+impl Completion for TaskMeta {
+    fn fail(&self, error: TaskError) {
+        self.finished.set(true);
+        if let TaskError::Panicked(msg) = error {
+            report_unretrieved(self, &msg);
+        }
+    }
+}
+
 fn report_unretrieved(meta: &TaskMeta, msg: &str) {
     let ctx = ErrorContext::task_failed(meta.id, meta.name(), msg.to_owned());
     super::error::report(ctx);
@@ -300,6 +311,31 @@ where
         };
         (Box::pin(wrapped), state.clone(), Task { state })
     })
+}
+
+/// Spawns a task whose result nobody will await, as `drop(spawn(f))`
+/// does, but without the result cell a [`Task`] handle shares: a server
+/// runs one such task per connection, so this is memory per connection.
+/// A panic is reported to the loop's error handler, as for a detached
+/// [`Task`].
+///
+/// # Panics
+///
+/// When called outside a running loop.
+#[track_caller]
+pub(crate) fn spawn_detached<F>(future: F)
+where
+    F: Future<Output = ()> + 'static,
+{
+    let core = context::current();
+    core.spawn_with(|meta| {
+        let done = meta.clone();
+        let wrapped = async move {
+            future.await;
+            done.finished.set(true);
+        };
+        (Box::pin(wrapped), meta, ())
+    });
 }
 
 /// Every task of the current loop that has not finished (asyncio's
