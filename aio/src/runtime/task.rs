@@ -107,14 +107,25 @@ impl<T> Completion for JoinState<T> {
     }
 }
 
-/// A detached task (see [`spawn_detached`]) records its failure in its
-/// metadata alone: nobody can retrieve it, so a panic is reported at once.
-impl Completion for TaskMeta {
+/// The completion of a detached task (see [`spawn_detached`]): nobody can
+/// retrieve its failure, so a panic is reported at once; and it marks the
+/// task finished when the loop drops the task (this completion goes with
+/// it), which spares the task a wrapper future to do so.
+struct Detached {
+    meta: Rc<TaskMeta>,
+}
+
+impl Completion for Detached {
     fn fail(&self, error: TaskError) {
-        self.finished.set(true);
         if let TaskError::Panicked(msg) = error {
-            report_unretrieved(self, &msg);
+            report_unretrieved(&self.meta, &msg);
         }
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        self.meta.finished.set(true);
     }
 }
 
@@ -314,10 +325,12 @@ where
 }
 
 /// Spawns a task whose result nobody will await, as `drop(spawn(f))`
-/// does, but without the result cell a [`Task`] handle shares: a server
-/// runs one such task per connection, so this is memory per connection.
-/// A panic is reported to the loop's error handler, as for a detached
-/// [`Task`].
+/// does, but lighter: no result cell, and the future is boxed as it is.
+/// (Wrapping it in `async move { future.await; ... }` would store it
+/// twice, since rustc keeps a captured future and the awaited one in
+/// separate fields.) A server runs one such task per connection, so this
+/// is memory per connection. A panic is reported to the loop's error
+/// handler, as for a detached [`Task`].
 ///
 /// # Panics
 ///
@@ -328,14 +341,7 @@ where
     F: Future<Output = ()> + 'static,
 {
     let core = context::current();
-    core.spawn_with(|meta| {
-        let done = meta.clone();
-        let wrapped = async move {
-            future.await;
-            done.finished.set(true);
-        };
-        (Box::pin(wrapped), meta, ())
-    });
+    core.spawn_with(|meta| (Box::pin(future), Rc::new(Detached { meta }), ()));
 }
 
 /// Every task of the current loop that has not finished (asyncio's

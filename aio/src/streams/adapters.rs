@@ -16,18 +16,14 @@ impl StreamReader {
     /// The lines of the stream, as a [`Stream`]; ends at EOF. Items keep
     /// their `\n`.
     pub fn lines(&mut self) -> Lines<'_> {
-        Lines {
-            reader: self,
-            offset: 0,
-        }
+        self.scanned = 0;
+        Lines { reader: self }
     }
 }
 
 /// The [`Stream`] of [`StreamReader::lines`].
 pub struct Lines<'a> {
     reader: &'a mut StreamReader,
-    /// The search offset of the line being read.
-    offset: usize,
 }
 
 impl Stream for Lines<'_> {
@@ -35,8 +31,8 @@ impl Stream for Lines<'_> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let result = std::task::ready!(this.reader.poll_until(cx, &[b"\n"], &mut this.offset));
-        this.offset = 0;
+        let result = std::task::ready!(this.reader.poll_line(cx));
+        this.reader.scanned = 0;
         Poll::Ready(match result {
             Ok(until) => {
                 let line = this.reader.buf.take_vec(until.range());

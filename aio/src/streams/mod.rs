@@ -17,6 +17,7 @@
 //! - `reader` — the reads (`readline`, `readuntil`, `readexactly`, ...),
 //!   cancel-safe: nothing is consumed until a read completes; the `_ref`
 //!   variants lend the bytes instead of copying them.
+//! - `search` — the separators a read looks for (`memchr` for lines).
 //! - `buffer` — the reader's own buffer, swapped with the shared one so
 //!   that, line by line, nothing is copied twice or allocated.
 //! - `adapters` — `lines()` as a `Stream`, and the `futures-io` traits.
@@ -32,6 +33,7 @@ mod connect;
 mod error;
 mod protocol;
 mod reader;
+mod search;
 mod state;
 mod stdio;
 mod writer;

@@ -4,7 +4,6 @@
 
 use std::io;
 
-use super::error::copy_error;
 use super::state::{self, SharedState};
 use crate::transport::{Protocol, Transport};
 
@@ -45,16 +44,7 @@ impl Protocol for StreamProtocol {
     }
 
     fn connection_lost(&mut self, error: Option<io::Error>) {
-        match &error {
-            Some(e) => state::set_exception(&self.state, copy_error(e)),
-            None => state::feed_eof(&self.state),
-        }
-        {
-            let mut s = self.state.borrow_mut();
-            s.lost = true;
-            s.lost_error = error;
-        }
-        state::wake_writers(&self.state);
+        state::connection_lost(&self.state, error);
     }
 
     fn pause_writing(&mut self) {

@@ -3,13 +3,14 @@
 //! own that it refills from the shared one (see `buffer`).
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::ops::Range;
 use std::task::{Context, Poll};
 
 use super::buffer::ReadBuf;
 use super::error::{copy_error, IncompleteReadError, LimitOverrunError, StreamError};
+use super::search::Separator;
 use super::state::{self, SharedState, StreamState};
 
 /// asyncio's default buffer limit: 64 KiB.
@@ -36,6 +37,10 @@ pub struct StreamReader {
     pub(super) state: SharedState,
     /// The bytes being read, which only this reader touches.
     pub(super) buf: ReadBuf,
+    /// How far the separator search of the read in progress got (asyncio's
+    /// `offset`: no match starts before it); every read resets it. Kept
+    /// here rather than in each read's future, which keeps those small.
+    pub(super) scanned: usize,
 }
 
 /// How a search for a separator ended (the range is in the reader's own
@@ -71,6 +76,7 @@ impl StreamReader {
         StreamReader {
             state: StreamState::new_shared(limit),
             buf: ReadBuf::default(),
+            scanned: 0,
         }
     }
 
@@ -133,7 +139,7 @@ impl StreamReader {
         self.buf.refill(&mut s);
         if self.buf.len() > 0 {
             Poll::Ready(Ok(()))
-        } else if let Some(e) = &s.read_error {
+        } else if let Some(e) = &s.error {
             Poll::Ready(Err(copy_error(e)))
         } else if s.eof {
             Poll::Ready(Ok(()))
@@ -159,7 +165,7 @@ impl StreamReader {
         let range = poll_fn(|cx| {
             let mut s = self.state.borrow_mut();
             self.buf.refill(&mut s);
-            if let Some(e) = &s.read_error {
+            if let Some(e) = &s.error {
                 Poll::Ready(Err(copy_error(e)))
             } else if s.eof {
                 let len = self.buf.len();
@@ -185,7 +191,7 @@ impl StreamReader {
             let len = self.buf.len();
             if len >= n {
                 Poll::Ready(Ok(Until::Found(self.buf.advance(&mut s, n))))
-            } else if let Some(e) = &s.read_error {
+            } else if let Some(e) = &s.error {
                 Poll::Ready(Err(copy_error(e).into()))
             } else if s.eof {
                 Poll::Ready(Ok(Until::Eof(self.buf.advance(&mut s, len))))
@@ -216,8 +222,8 @@ impl StreamReader {
     /// data stays buffered (see [`LimitOverrunError`]); or the connection's
     /// error.
     pub async fn readline(&mut self) -> Result<Vec<u8>, StreamError> {
-        let mut offset = 0;
-        let until = poll_fn(|cx| self.poll_until(cx, &[b"\n"], &mut offset)).await?;
+        self.scanned = 0;
+        let until = poll_fn(|cx| self.poll_line(cx)).await?;
         Ok(self.buf.take_vec(until.range()))
     }
 
@@ -246,10 +252,17 @@ impl StreamReader {
     /// # Errors
     ///
     /// As [`readline`](Self::readline).
-    pub async fn readline_ref(&mut self) -> Result<&[u8], StreamError> {
-        let mut offset = 0;
-        let until = poll_fn(|cx| self.poll_until(cx, &[b"\n"], &mut offset)).await?;
-        Ok(self.buf.slice(until.range()))
+    //
+    // Not an `async fn`: that would store `self` twice (rustc keeps an
+    // `async fn`'s arguments as captures and as locals), and this future is
+    // part of every line-reading task's resident size.
+    #[allow(clippy::manual_async_fn)]
+    pub fn readline_ref(&mut self) -> impl Future<Output = Result<&[u8], StreamError>> + '_ {
+        async move {
+            self.scanned = 0;
+            let until = poll_fn(|cx| self.poll_line(cx)).await?;
+            Ok(self.buf.slice(until.range()))
+        }
     }
 
     /// Reads up to and including `separator`.
@@ -290,8 +303,8 @@ impl StreamReader {
     /// If `separator` is empty.
     pub async fn readuntil_ref(&mut self, separator: &[u8]) -> Result<&[u8], StreamError> {
         assert!(!separator.is_empty(), "separators must be non-empty");
-        let mut offset = 0;
-        let until = poll_fn(|cx| self.poll_until(cx, &[separator], &mut offset)).await?;
+        self.scanned = 0;
+        let until = poll_fn(|cx| self.poll_until(cx, &[separator][..])).await?;
         match until {
             Until::Found(range) => Ok(self.buf.slice(range)),
             Until::Eof(range) => Err(self.incomplete(range).into()),
@@ -313,8 +326,8 @@ impl StreamReader {
             !separators.is_empty() && separators.iter().all(|s| !s.is_empty()),
             "separators must be non-empty"
         );
-        let mut offset = 0;
-        let until = poll_fn(|cx| self.poll_until(cx, separators, &mut offset)).await?;
+        self.scanned = 0;
+        let until = poll_fn(|cx| self.poll_until(cx, separators)).await?;
         match until {
             Until::Found(range) => Ok(self.buf.take_vec(range)),
             Until::Eof(range) => Err(self.incomplete(range).into()),
@@ -328,46 +341,47 @@ impl StreamReader {
         }
     }
 
-    /// One attempt of `readuntil`; `offset` carries over between attempts
-    /// the point before which no match can start (asyncio's algorithm).
+    /// One attempt of `readline`: [`poll_until`](Self::poll_until) for
+    /// `\n`, compiled on its own so the line path is a `memchr` and little
+    /// else.
+    #[inline(never)]
+    pub(super) fn poll_line(&mut self, cx: &Context<'_>) -> Poll<Result<Until, StreamError>> {
+        self.poll_until(cx, b'\n')
+    }
+
+    /// One attempt of `readuntil`, resuming the search at
+    /// [`scanned`](Self::scanned) (asyncio's algorithm).
+    #[inline]
     pub(super) fn poll_until(
         &mut self,
         cx: &Context<'_>,
-        separators: &[&[u8]],
-        offset: &mut usize,
+        separator: impl Separator,
     ) -> Poll<Result<Until, StreamError>> {
+        let offset = &mut self.scanned;
         let mut s = self.state.borrow_mut();
         self.buf.refill(&mut s);
         let data = self.buf.unread();
         let len = data.len();
-        let (min_len, max_len) = match separators {
-            [sep] => (sep.len(), sep.len()),
-            _ => (
-                separators.iter().map(|s| s.len()).min().unwrap_or(1),
-                separators.iter().map(|s| s.len()).max().unwrap_or(1),
-            ),
-        };
+        let (min_len, max_len) = separator.lens();
         if len >= *offset + min_len {
-            if let Some((start, end)) = find_first(data, separators, *offset) {
+            if let Some((start, end)) = separator.find_in(data, *offset) {
                 if start > s.limit {
-                    return Poll::Ready(Err(LimitOverrunError {
-                        message: "Separator is found, but chunk is longer than limit",
-                        consumed: start,
-                    }
-                    .into()));
+                    return Poll::Ready(Err(overrun(
+                        "Separator is found, but chunk is longer than limit",
+                        start,
+                    )));
                 }
                 return Poll::Ready(Ok(Until::Found(self.buf.advance(&mut s, end))));
             }
             *offset = (len + 1).saturating_sub(max_len);
             if *offset > s.limit {
-                return Poll::Ready(Err(LimitOverrunError {
-                    message: "Separator is not found, and chunk exceed the limit",
-                    consumed: *offset,
-                }
-                .into()));
+                return Poll::Ready(Err(overrun(
+                    "Separator is not found, and chunk exceed the limit",
+                    *offset,
+                )));
             }
         }
-        if let Some(e) = &s.read_error {
+        if let Some(e) = &s.error {
             return Poll::Ready(Err(copy_error(e).into()));
         }
         if s.eof {
@@ -375,6 +389,11 @@ impl StreamReader {
         }
         self.buf.wait(&mut s, cx)
     }
+}
+
+#[cold]
+fn overrun(message: &'static str, consumed: usize) -> StreamError {
+    LimitOverrunError { message, consumed }.into()
 }
 
 /// Feeds a [`StreamReader`] (see [`StreamReader::feeder`]); cheap to clone.
@@ -413,37 +432,6 @@ impl StreamFeeder {
 impl fmt::Debug for StreamFeeder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamFeeder").finish_non_exhaustive()
-    }
-}
-
-/// The earliest-ending match of any separator at or after `offset`, as
-/// (start, end).
-#[inline]
-fn find_first(data: &[u8], separators: &[&[u8]], offset: usize) -> Option<(usize, usize)> {
-    if let [sep] = separators {
-        let start = offset + find(&data[offset..], sep)?;
-        return Some((start, start + sep.len()));
-    }
-    let mut best: Option<(usize, usize)> = None;
-    for sep in separators {
-        if let Some(i) = find(&data[offset..], sep) {
-            let start = offset + i;
-            let end = start + sep.len();
-            if best.is_none_or(|(_, e)| end < e) {
-                best = Some((start, end));
-            }
-        }
-    }
-    best
-}
-
-/// SIMD search (memchr): a byte-at-a-time scan cost more than everything
-/// else in a `readline` echo put together.
-#[inline]
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    match needle {
-        [byte] => memchr::memchr(*byte, haystack),
-        _ => memchr::memmem::find(haystack, needle),
     }
 }
 

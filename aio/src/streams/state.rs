@@ -37,11 +37,13 @@ pub(crate) struct StreamState {
     pub(crate) write_paused: bool,
     /// `connection_lost` has run.
     pub(crate) lost: bool,
-    /// The error reads report once the buffer is spent (the connection's,
-    /// or one set by hand with `set_exception`).
-    pub(crate) read_error: Option<io::Error>,
-    /// The error the connection was lost with, which `drain` reports.
-    pub(crate) lost_error: Option<io::Error>,
+    /// The connection was lost with an error, which `drain` then reports:
+    /// the one in `error`.
+    pub(crate) lost_with_error: bool,
+    /// The error reads report once the buffer is spent: the connection's,
+    /// or one set by hand with `set_exception`. One slot for both sides
+    /// (with `lost_with_error`) keeps this state a size class smaller.
+    pub(crate) error: Option<io::Error>,
     /// The task waiting for data.
     pub(crate) reader: Option<Waker>,
     /// Tasks in `drain` or `wait_closed`. One list for both: they wake on
@@ -63,8 +65,8 @@ impl StreamState {
             read_paused: false,
             write_paused: false,
             lost: false,
-            read_error: None,
-            lost_error: None,
+            lost_with_error: false,
+            error: None,
             reader: None,
             writers: WaitList::default(),
             transport: None,
@@ -144,12 +146,31 @@ pub(crate) fn feed_eof(state: &RefCell<StreamState>) {
 /// Records an error for reads to report once the buffer is spent.
 pub(crate) fn set_exception(state: &RefCell<StreamState>, error: io::Error) {
     let mut s = state.borrow_mut();
-    s.read_error = Some(error);
+    s.error = Some(error);
     let waiter = s.reader.take();
     drop(s);
     if let Some(w) = waiter {
         w.wake();
     }
+}
+
+/// The connection is gone: reads end (with `error`, once the buffer is
+/// spent, or at EOF) and so do writers' waits.
+pub(crate) fn connection_lost(state: &RefCell<StreamState>, error: Option<io::Error>) {
+    let mut s = state.borrow_mut();
+    s.lost = true;
+    s.lost_with_error = error.is_some();
+    match error {
+        Some(e) => s.error = Some(e),
+        None => s.eof = true,
+    }
+    let reader = s.reader.take();
+    let writers = s.writers.take();
+    drop(s);
+    if let Some(w) = reader {
+        w.wake();
+    }
+    wake_all(writers);
 }
 
 /// Wakes every task in `drain` or `wait_closed`.

@@ -57,12 +57,13 @@ impl StreamWriter {
         poll_fn(|cx| self.poll_drain(cx)).await
     }
 
+    #[inline]
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut s = self.state.borrow_mut();
         if !s.write_paused && !s.lost {
             return Poll::Ready(Ok(()));
         }
-        if let Some(e) = &s.lost_error {
+        if let (true, Some(e)) = (s.lost_with_error, &s.error) {
             return Poll::Ready(Err(copy_error(e)));
         }
         if s.lost {
