@@ -44,6 +44,6 @@ pub use connect::{
     start_unix_server, StreamOptions,
 };
 pub use error::{IncompleteReadError, LimitOverrunError, StreamError};
-pub use reader::{StreamFeeder, StreamReader, DEFAULT_LIMIT};
+pub use reader::{ReadLineRef, StreamFeeder, StreamReader, DEFAULT_LIMIT};
 pub use stdio::{stdin, stdout};
 pub use writer::StreamWriter;

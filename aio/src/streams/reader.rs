@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::ops::Range;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::buffer::ReadBuf;
@@ -252,17 +253,9 @@ impl StreamReader {
     /// # Errors
     ///
     /// As [`readline`](Self::readline).
-    //
-    // Not an `async fn`: that would store `self` twice (rustc keeps an
-    // `async fn`'s arguments as captures and as locals), and this future is
-    // part of every line-reading task's resident size.
-    #[allow(clippy::manual_async_fn)]
-    pub fn readline_ref(&mut self) -> impl Future<Output = Result<&[u8], StreamError>> + '_ {
-        async move {
-            self.scanned = 0;
-            let until = poll_fn(|cx| self.poll_line(cx)).await?;
-            Ok(self.buf.slice(until.range()))
-        }
+    pub fn readline_ref(&mut self) -> ReadLineRef<'_> {
+        self.scanned = 0;
+        ReadLineRef { reader: Some(self) }
     }
 
     /// Reads up to and including `separator`.
@@ -357,43 +350,88 @@ impl StreamReader {
         cx: &Context<'_>,
         separator: impl Separator,
     ) -> Poll<Result<Until, StreamError>> {
-        let offset = &mut self.scanned;
         let mut s = self.state.borrow_mut();
         self.buf.refill(&mut s);
         let data = self.buf.unread();
-        let len = data.len();
         let (min_len, max_len) = separator.lens();
-        if len >= *offset + min_len {
-            if let Some((start, end)) = separator.find_in(data, *offset) {
-                if start > s.limit {
+        if data.len() >= self.scanned + min_len {
+            match separator.find_in(data, self.scanned) {
+                Some((start, end)) if start <= s.limit => {
+                    return Poll::Ready(Ok(Until::Found(self.buf.advance(&mut s, end))));
+                }
+                Some((start, _)) => {
                     return Poll::Ready(Err(overrun(
                         "Separator is found, but chunk is longer than limit",
                         start,
                     )));
                 }
-                return Poll::Ready(Ok(Until::Found(self.buf.advance(&mut s, end))));
-            }
-            *offset = (len + 1).saturating_sub(max_len);
-            if *offset > s.limit {
-                return Poll::Ready(Err(overrun(
-                    "Separator is not found, and chunk exceed the limit",
-                    *offset,
-                )));
+                None => {
+                    self.scanned = (data.len() + 1).saturating_sub(max_len);
+                    if self.scanned > s.limit {
+                        return Poll::Ready(Err(overrun(
+                            "Separator is not found, and chunk exceed the limit",
+                            self.scanned,
+                        )));
+                    }
+                }
             }
         }
-        if let Some(e) = &s.error {
-            return Poll::Ready(Err(copy_error(e).into()));
-        }
-        if s.eof {
-            return Poll::Ready(Ok(Until::Eof(self.buf.advance(&mut s, len))));
+        if s.eof || s.error.is_some() {
+            return Poll::Ready(end_of_stream(&mut self.buf, &mut s));
         }
         self.buf.wait(&mut s, cx)
     }
 }
 
+/// How a read that found no separator ends once no more data will come:
+/// the connection's error, or the rest of the stream.
+#[cold]
+#[inline(never)]
+fn end_of_stream(buf: &mut ReadBuf, s: &mut StreamState) -> Result<Until, StreamError> {
+    if let Some(e) = &s.error {
+        return Err(copy_error(e).into());
+    }
+    let len = buf.len();
+    Ok(Until::Eof(buf.advance(s, len)))
+}
+
 #[cold]
 fn overrun(message: &'static str, consumed: usize) -> StreamError {
     LimitOverrunError { message, consumed }.into()
+}
+
+/// The future of [`StreamReader::readline_ref`].
+///
+/// A type of its own rather than an `async fn`'s: no state machine around
+/// the poll, and half the size (an `async fn` stores its `&mut self`
+/// twice). It is part of every line-reading task, polled for every line.
+#[must_use = "futures do nothing unless polled"]
+pub struct ReadLineRef<'a> {
+    /// `None` once the line was handed out.
+    reader: Option<&'a mut StreamReader>,
+}
+
+impl<'a> Future for ReadLineRef<'a> {
+    type Output = Result<&'a [u8], StreamError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(reader) = self.reader.as_mut() else {
+            panic!("ReadLineRef polled after it completed");
+        };
+        let range = match std::task::ready!(reader.poll_line(cx)) {
+            Ok(until) => until.range(),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        // Ready: the line may borrow the reader for all of 'a now.
+        let reader = self.reader.take().map(|r| r.buf.slice(range));
+        Poll::Ready(Ok(reader.unwrap_or_default()))
+    }
+}
+
+impl fmt::Debug for ReadLineRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadLineRef").finish_non_exhaustive()
+    }
 }
 
 /// Feeds a [`StreamReader`] (see [`StreamReader::feeder`]); cheap to clone.

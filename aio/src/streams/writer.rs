@@ -2,7 +2,7 @@
 //! and waits on its flow control in `drain`.
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -53,8 +53,11 @@ impl StreamWriter {
     ///
     /// The connection's error if it was lost with one, or
     /// `ConnectionReset` ("connection lost") once it is gone.
-    pub async fn drain(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_drain(cx)).await
+    //
+    // Not an `async fn`: the bare `poll_fn` is the whole future, with no
+    // state machine around it (a line echo drains after every line).
+    pub fn drain(&self) -> impl Future<Output = io::Result<()>> + '_ {
+        poll_fn(move |cx| self.poll_drain(cx))
     }
 
     #[inline]
