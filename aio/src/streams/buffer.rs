@@ -111,21 +111,21 @@ impl ReadBuf {
         Poll::Pending
     }
 
-    /// The reader is about to wait. With nothing unread, this buffer's
-    /// memory goes to `incoming` for the next feed (or is freed if
-    /// `incoming` has some already), and what is kept is bounded by
-    /// [`KEEP_WHILE_WAITING`].
+    /// The reader is about to wait. With nothing unread, the larger of the
+    /// two buffers goes to `incoming` for the next feed and the other is
+    /// freed, and what is kept is bounded by [`KEEP_WHILE_WAITING`].
     pub(crate) fn park(&mut self, s: &mut StreamState) {
         if self.start < self.buf.len() || !s.incoming.is_empty() {
             return; // a partial line waits for its end: keep it
         }
         self.buf.clear();
         self.start = 0;
-        if s.incoming.capacity() == 0 {
+        // Keep the larger of the two (the next line is likely as long as
+        // this one), and free the other.
+        if self.buf.capacity() > s.incoming.capacity() {
             mem::swap(&mut self.buf, &mut s.incoming);
-        } else {
-            self.buf = Vec::new();
         }
+        self.buf = Vec::new();
         if s.incoming.capacity() > KEEP_WHILE_WAITING {
             s.incoming = Vec::new();
         }
