@@ -76,7 +76,7 @@ async fn member(room: Rc<RefCell<Room>>, mut reader: StreamReader, writer: Strea
                 break;
             }
         };
-        if room.borrow_mut().said(id, &line) == Next::Leave {
+        if room.borrow_mut().said(id, line) == Next::Leave {
             break;
         }
     }

@@ -107,6 +107,28 @@ impl<T> Completion for JoinState<T> {
     }
 }
 
+/// The completion of a detached task (see [`spawn_detached`]): nobody can
+/// retrieve its failure, so a panic is reported at once; and it marks the
+/// task finished when the loop drops the task (this completion goes with
+/// it), which spares the task a wrapper future to do so.
+struct Detached {
+    meta: Rc<TaskMeta>,
+}
+
+impl Completion for Detached {
+    fn fail(&self, error: TaskError) {
+        if let TaskError::Panicked(msg) = error {
+            report_unretrieved(&self.meta, &msg);
+        }
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        self.meta.finished.set(true);
+    }
+}
+
 fn report_unretrieved(meta: &TaskMeta, msg: &str) {
     let ctx = ErrorContext::task_failed(meta.id, meta.name(), msg.to_owned());
     super::error::report(ctx);
@@ -300,6 +322,26 @@ where
         };
         (Box::pin(wrapped), state.clone(), Task { state })
     })
+}
+
+/// Spawns a task whose result nobody will await, as `drop(spawn(f))`
+/// does, but lighter: no result cell, and the future is boxed as it is.
+/// (Wrapping it in `async move { future.await; ... }` would store it
+/// twice, since rustc keeps a captured future and the awaited one in
+/// separate fields.) A server runs one such task per connection, so this
+/// is memory per connection. A panic is reported to the loop's error
+/// handler, as for a detached [`Task`].
+///
+/// # Panics
+///
+/// When called outside a running loop.
+#[track_caller]
+pub(crate) fn spawn_detached<F>(future: F)
+where
+    F: Future<Output = ()> + 'static,
+{
+    let core = context::current();
+    core.spawn_with(|meta| (Box::pin(future), Rc::new(Detached { meta }), ()));
 }
 
 /// Every task of the current loop that has not finished (asyncio's

@@ -31,6 +31,11 @@ impl Shared {
         }
     }
 
+    // Out of line: the common wake is on the loop's own thread, and
+    // inlining this (a mutex, a syscall) made that path save every
+    // register.
+    #[cold]
+    #[inline(never)]
     fn schedule_remote(&self, key: usize) {
         // A poisoned lock only means another waker panicked mid-push; the
         // vector itself is still valid.

@@ -1,17 +1,16 @@
 //! `open_connection` and `start_server` (asyncio's stream functions): a
 //! transport with a stream protocol, handed out as a reader and a writer.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::protocol::{StreamProtocol, WriterState};
+use super::protocol::StreamProtocol;
 use super::reader::{StreamReader, DEFAULT_LIMIT};
 use super::writer::StreamWriter;
 use crate::net::BindOptions;
-use crate::runtime::spawn;
+use crate::runtime::task::spawn_detached;
 use crate::tls::{TlsAcceptor, TlsConnector};
 use crate::transport::{self, ConnectOptions, Server, ServerOptions, Transport};
 
@@ -47,10 +46,6 @@ impl Default for StreamOptions {
     }
 }
 
-fn parts(limit: usize) -> (StreamReader, Rc<RefCell<WriterState>>) {
-    (StreamReader::with_limit(limit), Rc::default())
-}
-
 /// Connects to `host:port` (resolved off the loop) and returns a reader
 /// and a writer (asyncio's `open_connection`).
 ///
@@ -84,15 +79,16 @@ pub async fn open_connection_with(
     port: u16,
     options: &StreamOptions,
 ) -> io::Result<(StreamReader, StreamWriter)> {
-    let (reader, writer_state) = parts(options.limit);
-    let protocol = StreamProtocol::new(reader.shared(), writer_state.clone(), None);
+    let reader = StreamReader::with_limit(options.limit);
+    let protocol = StreamProtocol::new(reader.shared(), None);
     let connect = ConnectOptions {
         tls: options.client_tls.clone(),
         server_name: options.server_name.clone(),
     };
     let (transport, _) =
         transport::create_connection_with(move || protocol, host, port, &connect).await?;
-    Ok((reader, StreamWriter::new(transport, writer_state)))
+    let writer = StreamWriter::new(transport, reader.shared());
+    Ok((reader, writer))
 }
 
 /// Connects to the Unix socket at `path`.
@@ -103,10 +99,11 @@ pub async fn open_connection_with(
 pub async fn open_unix_connection(
     path: impl AsRef<Path>,
 ) -> io::Result<(StreamReader, StreamWriter)> {
-    let (reader, writer_state) = parts(DEFAULT_LIMIT);
-    let protocol = StreamProtocol::new(reader.shared(), writer_state.clone(), None);
+    let reader = StreamReader::new();
+    let protocol = StreamProtocol::new(reader.shared(), None);
     let (transport, _) = transport::create_unix_connection(move || protocol, path).await?;
-    Ok((reader, StreamWriter::new(transport, writer_state)))
+    let writer = StreamWriter::new(transport, reader.shared());
+    Ok((reader, writer))
 }
 
 /// Builds the per-connection protocol of a stream server: on connection it
@@ -118,17 +115,17 @@ where
 {
     let handler = Rc::new(handler);
     move || {
-        let (reader, writer_state) = parts(limit);
-        let reader_state = reader.shared();
+        let reader = StreamReader::with_limit(limit);
+        let state = reader.shared();
         let handler = handler.clone();
-        let ws = writer_state.clone();
         let on_connect = Box::new(move |transport: &Transport| {
-            let writer = StreamWriter::new(transport.clone(), ws);
+            let writer = StreamWriter::new(transport.clone(), reader.shared());
             // Detached: the connection lives as long as the handler runs;
-            // a panic in it is reported by the loop.
-            drop(spawn(handler(reader, writer)));
+            // a panic in it is reported by the loop. No `Task` handle, so
+            // no result cell per connection.
+            spawn_detached(handler(reader, writer));
         });
-        StreamProtocol::new(reader_state, writer_state, Some(on_connect))
+        StreamProtocol::new(state, Some(on_connect))
     }
 }
 

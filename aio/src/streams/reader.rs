@@ -1,100 +1,21 @@
-//! `StreamReader` (asyncio's `StreamReader`): a buffer the connection's
-//! protocol fills and the reading task drains.
+//! `StreamReader` (asyncio's `StreamReader`): the connection's protocol
+//! fills a shared buffer, and the reading task reads from a buffer of its
+//! own that it refills from the shared one (see `buffer`).
 
-use std::cell::RefCell;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::ops::Range;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use futures_core::Stream;
-
+use super::buffer::ReadBuf;
 use super::error::{copy_error, IncompleteReadError, LimitOverrunError, StreamError};
-use crate::transport::Transport;
+use super::search::Separator;
+use super::state::{self, SharedState, StreamState};
 
 /// asyncio's default buffer limit: 64 KiB.
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
-
-/// Sent bytes at the buffer's head are dropped once they pass this and
-/// half the buffer, so a long-lived reader does not keep them.
-const COMPACT_AT: usize = 64 * 1024;
-
-/// The reader's state, shared with the protocol that feeds it.
-pub(crate) struct ReaderState {
-    /// Received bytes; those before `start` were consumed.
-    buf: Vec<u8>,
-    start: usize,
-    eof: bool,
-    /// The connection's error, reported once the buffer cannot satisfy a read.
-    error: Option<io::Error>,
-    /// The task waiting for data.
-    waiter: Option<Waker>,
-    /// Lines (and separators) longer than this are refused; the transport
-    /// is paused when the buffer passes twice this.
-    limit: usize,
-    /// For pause/resume reading; absent for a reader fed by hand.
-    transport: Option<Transport>,
-    /// Whether this reader paused the transport.
-    paused: bool,
-}
-
-impl ReaderState {
-    fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    fn take(&mut self, n: usize) -> Vec<u8> {
-        let out = self.buf[self.start..self.start + n].to_vec();
-        self.consume(n);
-        out
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.buf.len() {
-            self.start = 0;
-            // An idle connection should not keep a burst's memory.
-            if self.buf.capacity() > COMPACT_AT {
-                self.buf = Vec::new();
-            } else {
-                self.buf.clear();
-            }
-        } else if self.start > COMPACT_AT && self.start * 2 > self.buf.len() {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.maybe_resume();
-    }
-
-    fn maybe_resume(&mut self) {
-        if self.paused && self.buffered().len() <= self.limit {
-            self.paused = false;
-            if let Some(t) = &self.transport {
-                t.resume_reading();
-            }
-        }
-    }
-
-    fn wake(&mut self) -> Option<Waker> {
-        self.waiter.take()
-    }
-
-    /// Parks the reading task until the next feed. A transport this reader
-    /// paused is resumed first: the caller needs more than the buffer holds
-    /// (say `readexactly` of more than twice the limit).
-    fn pend<T>(&mut self, cx: &mut Context<'_>) -> Poll<T> {
-        if self.paused {
-            self.paused = false;
-            if let Some(t) = &self.transport {
-                t.resume_reading();
-            }
-        }
-        self.waiter = Some(cx.waker().clone());
-        Poll::Pending
-    }
-}
 
 /// Reads from a connection (asyncio's `StreamReader`).
 ///
@@ -113,7 +34,31 @@ impl ReaderState {
 /// });
 /// ```
 pub struct StreamReader {
-    state: Rc<RefCell<ReaderState>>,
+    /// What the protocol fills, shared with it and with the writer.
+    pub(super) state: SharedState,
+    /// The bytes being read, which only this reader touches.
+    pub(super) buf: ReadBuf,
+    /// How far the separator search of the read in progress got (asyncio's
+    /// `offset`: no match starts before it); every read resets it. Kept
+    /// here rather than in each read's future, which keeps those small.
+    pub(super) scanned: usize,
+}
+
+/// How a search for a separator ended (the range is in the reader's own
+/// buffer, already marked read).
+pub(super) enum Until {
+    /// Up to and including the separator.
+    Found(Range<usize>),
+    /// EOF came first: everything that was left.
+    Eof(Range<usize>),
+}
+
+impl Until {
+    pub(super) fn range(self) -> Range<usize> {
+        match self {
+            Until::Found(r) | Until::Eof(r) => r,
+        }
+    }
 }
 
 impl StreamReader {
@@ -130,29 +75,14 @@ impl StreamReader {
     pub fn with_limit(limit: usize) -> Self {
         assert!(limit > 0, "a StreamReader limit must be positive");
         StreamReader {
-            state: Rc::new(RefCell::new(ReaderState {
-                buf: Vec::new(),
-                start: 0,
-                eof: false,
-                error: None,
-                waiter: None,
-                limit,
-                transport: None,
-                paused: false,
-            })),
+            state: StreamState::new_shared(limit),
+            buf: ReadBuf::default(),
+            scanned: 0,
         }
     }
 
-    pub(crate) fn shared(&self) -> Rc<RefCell<ReaderState>> {
+    pub(crate) fn shared(&self) -> SharedState {
         self.state.clone()
-    }
-
-    /// A handle that feeds this reader from elsewhere: a protocol of your
-    /// own, or a test driving the reader chunk by chunk.
-    pub fn feeder(&self) -> StreamFeeder {
-        StreamFeeder {
-            state: self.state.clone(),
-        }
     }
 
     /// The buffer limit.
@@ -162,28 +92,28 @@ impl StreamReader {
 
     /// Bytes received and not read yet.
     pub fn buffered(&self) -> usize {
-        self.state.borrow().buffered().len()
+        self.state.borrow().buffered()
     }
 
     /// True when EOF was received and the buffer is empty.
     pub fn at_eof(&self) -> bool {
         let s = self.state.borrow();
-        s.eof && s.buffered().is_empty()
+        s.eof && s.buffered() == 0
     }
 
     /// Adds data, as the connection's protocol does.
     pub fn feed_data(&self, data: &[u8]) {
-        feed_data(&self.state, data);
+        state::feed_data(&self.state, data);
     }
 
     /// Marks the end of the stream.
     pub fn feed_eof(&self) {
-        feed_eof(&self.state);
+        state::feed_eof(&self.state);
     }
 
     /// Records a connection error; reads report it once the buffer is spent.
     pub fn set_exception(&self, error: io::Error) {
-        set_exception(&self.state, error);
+        state::set_exception(&self.state, error);
     }
 
     /// Reads up to `n` bytes: whatever is buffered, waiting only while
@@ -193,22 +123,38 @@ impl StreamReader {
     ///
     /// The connection's error, once the buffered data is spent.
     pub async fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        poll_fn(|cx| {
-            let mut s = self.state.borrow_mut();
-            let len = s.buffered().len();
-            if n == 0 {
-                Poll::Ready(Ok(Vec::new()))
-            } else if len > 0 {
-                Poll::Ready(Ok(s.take(len.min(n))))
-            } else if let Some(e) = &s.error {
-                Poll::Ready(Err(copy_error(e)))
-            } else if s.eof {
-                Poll::Ready(Ok(Vec::new()))
-            } else {
-                s.pend(cx)
-            }
-        })
-        .await
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        poll_fn(|cx| self.poll_fill(cx)).await?;
+        let len = self.buf.len().min(n);
+        let range = self.buf.advance(&mut self.state.borrow_mut(), len);
+        Ok(self.buf.take_vec(range))
+    }
+
+    /// Waits until some bytes are unread in the reader's own buffer, or
+    /// none will come (EOF); then `Ok`. The connection's error once the
+    /// buffered data is spent.
+    pub(super) fn poll_fill(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        let mut s = self.state.borrow_mut();
+        self.buf.refill(&mut s);
+        if self.buf.len() > 0 {
+            Poll::Ready(Ok(()))
+        } else if let Some(e) = &s.error {
+            Poll::Ready(Err(copy_error(e)))
+        } else if s.eof {
+            Poll::Ready(Ok(()))
+        } else {
+            self.buf.wait(&mut s, cx)
+        }
+    }
+
+    /// Marks the next `n` unread bytes read (at most what
+    /// [`poll_fill`](Self::poll_fill) made available) and returns them.
+    pub(super) fn consume(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.buf.len());
+        let range = self.buf.advance(&mut self.state.borrow_mut(), n);
+        self.buf.slice(range)
     }
 
     /// Reads until EOF.
@@ -217,18 +163,20 @@ impl StreamReader {
     ///
     /// The connection's error (the data read so far stays buffered).
     pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
-        poll_fn(|cx| {
+        let range = poll_fn(|cx| {
             let mut s = self.state.borrow_mut();
+            self.buf.refill(&mut s);
             if let Some(e) = &s.error {
                 Poll::Ready(Err(copy_error(e)))
             } else if s.eof {
-                let len = s.buffered().len();
-                Poll::Ready(Ok(s.take(len)))
+                let len = self.buf.len();
+                Poll::Ready(Ok(self.buf.advance(&mut s, len)))
             } else {
-                s.pend(cx)
+                self.buf.wait(&mut s, cx)
             }
         })
-        .await
+        .await?;
+        Ok(self.buf.take_vec(range))
     }
 
     /// Reads exactly `n` bytes.
@@ -238,29 +186,36 @@ impl StreamReader {
     /// [`StreamError::Incomplete`] when EOF comes first (with what was
     /// read, which leaves the reader), or the connection's error.
     pub async fn readexactly(&mut self, n: usize) -> Result<Vec<u8>, StreamError> {
-        poll_fn(|cx| {
+        let until = poll_fn(|cx| -> Poll<Result<Until, StreamError>> {
             let mut s = self.state.borrow_mut();
-            let len = s.buffered().len();
+            self.buf.refill(&mut s);
+            let len = self.buf.len();
             if len >= n {
-                Poll::Ready(Ok(s.take(n)))
+                Poll::Ready(Ok(Until::Found(self.buf.advance(&mut s, n))))
             } else if let Some(e) = &s.error {
                 Poll::Ready(Err(copy_error(e).into()))
             } else if s.eof {
-                let partial = s.take(len);
-                Poll::Ready(Err(IncompleteReadError {
-                    partial,
-                    expected: Some(n),
-                }
-                .into()))
+                Poll::Ready(Ok(Until::Eof(self.buf.advance(&mut s, len))))
             } else {
-                s.pend(cx)
+                self.buf.wait(&mut s, cx)
             }
         })
-        .await
+        .await?;
+        match until {
+            Until::Found(range) => Ok(self.buf.take_vec(range)),
+            Until::Eof(range) => Err(IncompleteReadError {
+                partial: self.buf.take_vec(range),
+                expected: Some(n),
+            }
+            .into()),
+        }
     }
 
     /// Reads one line, `\n` included. At EOF the last line may lack its
     /// `\n`, and an empty result means EOF.
+    ///
+    /// To read lines without a new vector for each, see
+    /// [`readline_ref`](Self::readline_ref).
     ///
     /// # Errors
     ///
@@ -268,19 +223,39 @@ impl StreamReader {
     /// data stays buffered (see [`LimitOverrunError`]); or the connection's
     /// error.
     pub async fn readline(&mut self) -> Result<Vec<u8>, StreamError> {
-        let mut offset = 0;
-        poll_fn(|cx| self.poll_readline(cx, &mut offset)).await
+        self.scanned = 0;
+        let until = poll_fn(|cx| self.poll_line(cx)).await?;
+        Ok(self.buf.take_vec(until.range()))
     }
 
-    fn poll_readline(
-        &self,
-        cx: &mut Context<'_>,
-        offset: &mut usize,
-    ) -> Poll<Result<Vec<u8>, StreamError>> {
-        match self.poll_readuntil(cx, &[b"\n"], offset) {
-            Poll::Ready(Err(StreamError::Incomplete(e))) => Poll::Ready(Ok(e.partial)),
-            other => other,
-        }
+    /// [`readline`](Self::readline) that lends the line instead of copying
+    /// it into a vector of its own: it borrows the reader's buffer, so it
+    /// is valid until the next read. The fast way to handle a stream line
+    /// by line: no allocation and no copy per line.
+    ///
+    /// ```
+    /// aio::run(async {
+    ///     let mut reader = aio::streams::StreamReader::new();
+    ///     reader.feed_data(b"one\ntwo\nthree");
+    ///     reader.feed_eof();
+    ///     let mut total = 0;
+    ///     loop {
+    ///         let line = reader.readline_ref().await.unwrap();
+    ///         if line.is_empty() {
+    ///             break; // EOF
+    ///         }
+    ///         total += line.len();
+    ///     }
+    ///     assert_eq!(total, 13);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`readline`](Self::readline).
+    pub fn readline_ref(&mut self) -> ReadLineRef<'_> {
+        self.scanned = 0;
+        ReadLineRef { reader: Some(self) }
     }
 
     /// Reads up to and including `separator`.
@@ -299,6 +274,36 @@ impl StreamReader {
         self.readuntil_any(&[separator]).await
     }
 
+    /// [`readuntil`](Self::readuntil) that lends the bytes instead of
+    /// copying them, as [`readline_ref`](Self::readline_ref) does: valid
+    /// until the next read.
+    ///
+    /// ```
+    /// aio::run(async {
+    ///     let mut reader = aio::streams::StreamReader::new();
+    ///     reader.feed_data(b"Host: x\r\n\r\nbody");
+    ///     let head = reader.readuntil_ref(b"\r\n\r\n").await.unwrap();
+    ///     assert_eq!(head, b"Host: x\r\n\r\n");
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`readuntil`](Self::readuntil).
+    ///
+    /// # Panics
+    ///
+    /// If `separator` is empty.
+    pub async fn readuntil_ref(&mut self, separator: &[u8]) -> Result<&[u8], StreamError> {
+        assert!(!separator.is_empty(), "separators must be non-empty");
+        self.scanned = 0;
+        let until = poll_fn(|cx| self.poll_until(cx, &[separator][..])).await?;
+        match until {
+            Until::Found(range) => Ok(self.buf.slice(range)),
+            Until::Eof(range) => Err(self.incomplete(range).into()),
+        }
+    }
+
     /// Reads up to and including whichever of `separators` ends first
     /// (asyncio 3.13's tuple of separators).
     ///
@@ -314,88 +319,151 @@ impl StreamReader {
             !separators.is_empty() && separators.iter().all(|s| !s.is_empty()),
             "separators must be non-empty"
         );
-        let mut offset = 0;
-        poll_fn(|cx| self.poll_readuntil(cx, separators, &mut offset)).await
+        self.scanned = 0;
+        let until = poll_fn(|cx| self.poll_until(cx, separators)).await?;
+        match until {
+            Until::Found(range) => Ok(self.buf.take_vec(range)),
+            Until::Eof(range) => Err(self.incomplete(range).into()),
+        }
     }
 
-    /// One attempt of `readuntil`; `offset` carries over between attempts
-    /// the point before which no match can start (asyncio's algorithm).
-    fn poll_readuntil(
-        &self,
-        cx: &mut Context<'_>,
-        separators: &[&[u8]],
-        offset: &mut usize,
-    ) -> Poll<Result<Vec<u8>, StreamError>> {
-        let min_len = separators.iter().map(|s| s.len()).min().unwrap_or(1);
-        let max_len = separators.iter().map(|s| s.len()).max().unwrap_or(1);
+    fn incomplete(&mut self, range: Range<usize>) -> IncompleteReadError {
+        IncompleteReadError {
+            partial: self.buf.take_vec(range),
+            expected: None,
+        }
+    }
+
+    /// One attempt of `readline`: [`poll_until`](Self::poll_until) for
+    /// `\n`, compiled on its own so the line path is a `memchr` and little
+    /// else.
+    #[inline(never)]
+    pub(super) fn poll_line(&mut self, cx: &Context<'_>) -> Poll<Result<Until, StreamError>> {
+        self.poll_until(cx, b'\n')
+    }
+
+    /// One attempt of `readuntil`, resuming the search at
+    /// [`scanned`](Self::scanned) (asyncio's algorithm).
+    #[inline]
+    pub(super) fn poll_until(
+        &mut self,
+        cx: &Context<'_>,
+        separator: impl Separator,
+    ) -> Poll<Result<Until, StreamError>> {
         let mut s = self.state.borrow_mut();
-        let limit = s.limit;
-        let data = s.buffered();
-        if data.len() >= *offset + min_len {
-            if let Some((start, end)) = find_first(data, separators, *offset) {
-                if start > limit {
-                    return Poll::Ready(Err(LimitOverrunError {
-                        message: "Separator is found, but chunk is longer than limit",
-                        consumed: start,
+        self.buf.refill(&mut s);
+        let data = self.buf.unread();
+        let (min_len, max_len) = separator.lens();
+        if data.len() >= self.scanned + min_len {
+            match separator.find_in(data, self.scanned) {
+                Some((start, end)) if start <= s.limit => {
+                    return Poll::Ready(Ok(Until::Found(self.buf.advance(&mut s, end))));
+                }
+                Some((start, _)) => {
+                    return Poll::Ready(Err(overrun(
+                        "Separator is found, but chunk is longer than limit",
+                        start,
+                    )));
+                }
+                None => {
+                    self.scanned = (data.len() + 1).saturating_sub(max_len);
+                    if self.scanned > s.limit {
+                        return Poll::Ready(Err(overrun(
+                            "Separator is not found, and chunk exceed the limit",
+                            self.scanned,
+                        )));
                     }
-                    .into()));
                 }
-                return Poll::Ready(Ok(s.take(end)));
-            }
-            *offset = (data.len() + 1).saturating_sub(max_len);
-            if *offset > limit {
-                return Poll::Ready(Err(LimitOverrunError {
-                    message: "Separator is not found, and chunk exceed the limit",
-                    consumed: *offset,
-                }
-                .into()));
             }
         }
-        if let Some(e) = &s.error {
-            return Poll::Ready(Err(copy_error(e).into()));
+        if s.eof || s.error.is_some() {
+            return Poll::Ready(end_of_stream(&mut self.buf, &mut s));
         }
-        if s.eof {
-            let len = s.buffered().len();
-            let partial = s.take(len);
-            return Poll::Ready(Err(IncompleteReadError {
-                partial,
-                expected: None,
-            }
-            .into()));
-        }
-        s.pend(cx)
+        self.buf.wait(&mut s, cx)
     }
+}
 
-    /// The lines of the stream, as a [`Stream`]; ends at EOF. Items keep
-    /// their `\n`.
-    pub fn lines(&mut self) -> Lines<'_> {
-        Lines {
-            reader: self,
-            offset: 0,
-        }
+/// How a read that found no separator ends once no more data will come:
+/// the connection's error, or the rest of the stream.
+#[cold]
+#[inline(never)]
+fn end_of_stream(buf: &mut ReadBuf, s: &mut StreamState) -> Result<Until, StreamError> {
+    if let Some(e) = &s.error {
+        return Err(copy_error(e).into());
+    }
+    let len = buf.len();
+    Ok(Until::Eof(buf.advance(s, len)))
+}
+
+#[cold]
+fn overrun(message: &'static str, consumed: usize) -> StreamError {
+    LimitOverrunError { message, consumed }.into()
+}
+
+/// The future of [`StreamReader::readline_ref`].
+///
+/// A type of its own rather than an `async fn`'s: no state machine around
+/// the poll, and half the size (an `async fn` stores its `&mut self`
+/// twice). It is part of every line-reading task, polled for every line.
+#[must_use = "futures do nothing unless polled"]
+pub struct ReadLineRef<'a> {
+    /// `None` once the line was handed out.
+    reader: Option<&'a mut StreamReader>,
+}
+
+impl<'a> Future for ReadLineRef<'a> {
+    type Output = Result<&'a [u8], StreamError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(reader) = self.reader.as_mut() else {
+            panic!("ReadLineRef polled after it completed");
+        };
+        let range = match std::task::ready!(reader.poll_line(cx)) {
+            Ok(until) => until.range(),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        // Ready: the line may borrow the reader for all of 'a now.
+        let reader = self.reader.take().map(|r| r.buf.slice(range));
+        Poll::Ready(Ok(reader.unwrap_or_default()))
+    }
+}
+
+impl fmt::Debug for ReadLineRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadLineRef").finish_non_exhaustive()
     }
 }
 
 /// Feeds a [`StreamReader`] (see [`StreamReader::feeder`]); cheap to clone.
 #[derive(Clone)]
 pub struct StreamFeeder {
-    state: Rc<RefCell<ReaderState>>,
+    state: SharedState,
+}
+
+impl StreamReader {
+    /// A handle that feeds this reader from elsewhere: a protocol of your
+    /// own, or a test driving the reader chunk by chunk.
+    pub fn feeder(&self) -> StreamFeeder {
+        StreamFeeder {
+            state: self.state.clone(),
+        }
+    }
 }
 
 impl StreamFeeder {
     /// Adds data and wakes the reading task.
     pub fn feed_data(&self, data: &[u8]) {
-        feed_data(&self.state, data);
+        state::feed_data(&self.state, data);
     }
 
     /// Marks the end of the stream.
     pub fn feed_eof(&self) {
-        feed_eof(&self.state);
+        state::feed_eof(&self.state);
     }
 
     /// Records a connection error.
     pub fn set_exception(&self, error: io::Error) {
-        set_exception(&self.state, error);
+        state::set_exception(&self.state, error);
     }
 }
 
@@ -403,74 +471,6 @@ impl fmt::Debug for StreamFeeder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamFeeder").finish_non_exhaustive()
     }
-}
-
-/// The earliest-ending match of any separator at or after `offset`, as
-/// (start, end).
-fn find_first(data: &[u8], separators: &[&[u8]], offset: usize) -> Option<(usize, usize)> {
-    let mut best: Option<(usize, usize)> = None;
-    for sep in separators {
-        if let Some(i) = find(&data[offset..], sep) {
-            let start = offset + i;
-            let end = start + sep.len();
-            if best.is_none_or(|(_, e)| end < e) {
-                best = Some((start, end));
-            }
-        }
-    }
-    best
-}
-
-/// SIMD search (memchr): a byte-at-a-time scan cost more than everything
-/// else in a `readline` echo put together.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    match needle {
-        [byte] => memchr::memchr(*byte, haystack),
-        _ => memchr::memmem::find(haystack, needle),
-    }
-}
-
-pub(crate) fn feed_data(state: &RefCell<ReaderState>, data: &[u8]) {
-    if data.is_empty() {
-        return;
-    }
-    let mut s = state.borrow_mut();
-    s.buf.extend_from_slice(data);
-    if !s.paused && s.buffered().len() > 2 * s.limit {
-        if let Some(t) = &s.transport {
-            t.pause_reading();
-            s.paused = true;
-        }
-    }
-    let waiter = s.wake();
-    drop(s);
-    if let Some(w) = waiter {
-        w.wake();
-    }
-}
-
-pub(crate) fn feed_eof(state: &RefCell<ReaderState>) {
-    let mut s = state.borrow_mut();
-    s.eof = true;
-    let waiter = s.wake();
-    drop(s);
-    if let Some(w) = waiter {
-        w.wake();
-    }
-}
-
-pub(crate) fn set_exception(state: &RefCell<ReaderState>, error: io::Error) {
-    let mut s = state.borrow_mut();
-    s.error = Some(error);
-    let waiter = s.wake();
-    drop(s);
-    if let Some(w) = waiter {
-        w.wake();
-    }
-}
-
-pub(crate) fn set_transport(state: &RefCell<ReaderState>, transport: Transport) {
-    state.borrow_mut().transport = Some(transport);
 }
 
 impl Default for StreamReader {
@@ -483,63 +483,9 @@ impl fmt::Debug for StreamReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.state.borrow();
         f.debug_struct("StreamReader")
-            .field("buffered", &s.buffered().len())
+            .field("buffered", &s.buffered())
             .field("eof", &s.eof)
             .field("limit", &s.limit)
             .finish()
-    }
-}
-
-/// The [`Stream`] of [`StreamReader::lines`].
-pub struct Lines<'a> {
-    reader: &'a mut StreamReader,
-    /// The search offset of the line being read.
-    offset: usize,
-}
-
-impl Stream for Lines<'_> {
-    type Item = Result<Vec<u8>, StreamError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let result = std::task::ready!(this.reader.poll_readline(cx, &mut this.offset));
-        this.offset = 0;
-        Poll::Ready(match result {
-            Ok(line) if line.is_empty() => None,
-            other => Some(other),
-        })
-    }
-}
-
-impl fmt::Debug for Lines<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lines").finish_non_exhaustive()
-    }
-}
-
-impl futures_io::AsyncRead for StreamReader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        out: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        if out.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let mut s = self.state.borrow_mut();
-        let len = s.buffered().len();
-        if len == 0 {
-            if let Some(e) = &s.error {
-                return Poll::Ready(Err(copy_error(e)));
-            }
-            if s.eof {
-                return Poll::Ready(Ok(0));
-            }
-            return s.pend(cx);
-        }
-        let n = len.min(out.len());
-        out[..n].copy_from_slice(&s.buffered()[..n]);
-        s.consume(n);
-        Poll::Ready(Ok(n))
     }
 }

@@ -10,7 +10,8 @@ use std::io;
 use std::os::fd::AsFd;
 
 use super::protocol::StreamProtocol;
-use super::reader::StreamReader;
+use super::reader::{StreamReader, DEFAULT_LIMIT};
+use super::state::StreamState;
 use super::writer::StreamWriter;
 use crate::transport::{connect_read_pipe, connect_write_pipe};
 
@@ -36,7 +37,7 @@ use crate::transport::{connect_read_pipe, connect_write_pipe};
 pub fn stdin() -> io::Result<StreamReader> {
     let fd = io::stdin().as_fd().try_clone_to_owned()?;
     let reader = StreamReader::new();
-    let protocol = StreamProtocol::new(reader.shared(), Default::default(), None);
+    let protocol = StreamProtocol::new(reader.shared(), None);
     connect_read_pipe(move || protocol, fd)?;
     Ok(reader)
 }
@@ -49,9 +50,8 @@ pub fn stdin() -> io::Result<StreamReader> {
 /// When stdout is closed or cannot be watched.
 pub fn stdout() -> io::Result<StreamWriter> {
     let fd = io::stdout().as_fd().try_clone_to_owned()?;
-    let reader = StreamReader::new();
-    let state: std::rc::Rc<std::cell::RefCell<_>> = Default::default();
-    let protocol = StreamProtocol::new(reader.shared(), state.clone(), None);
+    let state = StreamState::new_shared(DEFAULT_LIMIT);
+    let protocol = StreamProtocol::new(state.clone(), None);
     let (transport, _) = connect_write_pipe(move || protocol, fd)?;
     Ok(StreamWriter::new(transport, state))
 }

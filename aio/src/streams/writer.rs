@@ -1,17 +1,15 @@
 //! `StreamWriter` (asyncio's `StreamWriter`): writes through the transport
 //! and waits on its flow control in `drain`.
 
-use std::cell::RefCell;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::error::copy_error;
-use super::protocol::WriterState;
+use super::state::SharedState;
 use crate::transport::Transport;
 
 /// Writes to a connection (asyncio's `StreamWriter`).
@@ -26,12 +24,15 @@ use crate::transport::Transport;
 ///
 /// [`drain`]: StreamWriter::drain
 pub struct StreamWriter {
+    /// Where the bytes go.
     transport: Transport,
-    state: Rc<RefCell<WriterState>>,
+    /// The connection's flow control and loss, as the protocol reports
+    /// them.
+    state: SharedState,
 }
 
 impl StreamWriter {
-    pub(crate) fn new(transport: Transport, state: Rc<RefCell<WriterState>>) -> Self {
+    pub(crate) fn new(transport: Transport, state: SharedState) -> Self {
         StreamWriter { transport, state }
     }
 
@@ -52,13 +53,20 @@ impl StreamWriter {
     ///
     /// The connection's error if it was lost with one, or
     /// `ConnectionReset` ("connection lost") once it is gone.
-    pub async fn drain(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_drain(cx)).await
+    //
+    // Not an `async fn`: the bare `poll_fn` is the whole future, with no
+    // state machine around it (a line echo drains after every line).
+    pub fn drain(&self) -> impl Future<Output = io::Result<()>> + '_ {
+        poll_fn(move |cx| self.poll_drain(cx))
     }
 
+    #[inline]
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut s = self.state.borrow_mut();
-        if let Some(e) = &s.error {
+        if !s.write_paused && !s.lost {
+            return Poll::Ready(Ok(()));
+        }
+        if let (true, Some(e)) = (s.lost_with_error, &s.error) {
             return Poll::Ready(Err(copy_error(e)));
         }
         if s.lost {
@@ -67,10 +75,7 @@ impl StreamWriter {
                 "connection lost",
             )));
         }
-        if !s.paused {
-            return Poll::Ready(Ok(()));
-        }
-        s.drain_waiters.register(cx.waker());
+        s.writers.register(cx.waker());
         Poll::Pending
     }
 
@@ -101,7 +106,7 @@ impl StreamWriter {
             if s.lost {
                 Poll::Ready(())
             } else {
-                s.closed_waiters.register(cx.waker());
+                s.writers.register(cx.waker());
                 Poll::Pending
             }
         })
@@ -159,7 +164,7 @@ impl futures_io::AsyncWrite for StreamWriter {
         if s.lost {
             Poll::Ready(Ok(()))
         } else {
-            s.closed_waiters.register(cx.waker());
+            s.writers.register(cx.waker());
             Poll::Pending
         }
     }

@@ -1,0 +1,58 @@
+//! What a reader searches for: a newline, or any of several separators.
+//! One trait so `poll_until` is written once and compiled twice: the line
+//! reads get a copy specialised to one byte, with nothing but `memchr`.
+
+/// A separator (or set of them) to search the buffer for.
+pub(super) trait Separator: Copy {
+    /// The lengths of the shortest and the longest separator.
+    fn lens(self) -> (usize, usize);
+
+    /// The earliest-ending match at or after `offset`, as (start, end).
+    fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)>;
+}
+
+/// A single byte: `readline`'s `\n`.
+impl Separator for u8 {
+    #[inline]
+    fn lens(self) -> (usize, usize) {
+        (1, 1)
+    }
+
+    #[inline]
+    fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)> {
+        let start = offset + memchr::memchr(self, &data[offset..])?;
+        Some((start, start + 1))
+    }
+}
+
+/// Any of several separators (asyncio 3.13's tuple); none is empty.
+impl Separator for &[&[u8]] {
+    fn lens(self) -> (usize, usize) {
+        let min = self.iter().map(|s| s.len()).min().unwrap_or(1);
+        let max = self.iter().map(|s| s.len()).max().unwrap_or(1);
+        (min, max)
+    }
+
+    fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)> {
+        let mut best: Option<(usize, usize)> = None;
+        for sep in self {
+            if let Some(i) = find(&data[offset..], sep) {
+                let start = offset + i;
+                let end = start + sep.len();
+                if best.is_none_or(|(_, e)| end < e) {
+                    best = Some((start, end));
+                }
+            }
+        }
+        best
+    }
+}
+
+/// SIMD search (memchr): a byte-at-a-time scan cost more than everything
+/// else in a `readline` echo put together.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle {
+        [byte] => memchr::memchr(*byte, haystack),
+        _ => memchr::memmem::find(haystack, needle),
+    }
+}

@@ -1,0 +1,180 @@
+//! The state a connection's reader, writer and stream protocol share: the
+//! bytes that arrived and were not read yet, EOF and errors, and the
+//! writer's flow control.
+//!
+//! It is one allocation per connection (reader and writer sides used to
+//! be two): 10,000 idle connections should cost little more than their
+//! sockets. The reader keeps the bytes it is working on in a buffer of its
+//! own (see `buffer`), so a line it hands out can be borrowed while the
+//! protocol goes on filling [`StreamState::incoming`].
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Waker};
+
+use crate::sync::{wake_all, WaitList};
+use crate::transport::Transport;
+
+/// The state, as the reader, the writer and the protocol hold it.
+pub(crate) type SharedState = Rc<RefCell<StreamState>>;
+
+/// See the module docs.
+pub(crate) struct StreamState {
+    /// Bytes received and not yet moved into the reader's own buffer.
+    pub(crate) incoming: Vec<u8>,
+    /// Unread bytes in the reader's own buffer: with `incoming`, what the
+    /// limit and flow control count.
+    pub(crate) held: usize,
+    /// Lines (and separators) longer than this are refused; the transport
+    /// is paused when more than twice this is buffered.
+    pub(crate) limit: usize,
+    /// The peer sent EOF (or the connection was lost cleanly).
+    pub(crate) eof: bool,
+    /// Whether the reader paused the transport.
+    pub(crate) read_paused: bool,
+    /// The transport's write buffer is above its high-water mark.
+    pub(crate) write_paused: bool,
+    /// `connection_lost` has run.
+    pub(crate) lost: bool,
+    /// The connection was lost with an error, which `drain` then reports:
+    /// the one in `error`.
+    pub(crate) lost_with_error: bool,
+    /// The error reads report once the buffer is spent: the connection's,
+    /// or one set by hand with `set_exception`. One slot for both sides
+    /// (with `lost_with_error`) keeps this state a size class smaller.
+    pub(crate) error: Option<io::Error>,
+    /// The task waiting for data.
+    pub(crate) reader: Option<Waker>,
+    /// Tasks in `drain` or `wait_closed`. One list for both: they wake on
+    /// the same events (resume, loss) and each re-checks its own
+    /// condition, which saves a list per connection.
+    pub(crate) writers: WaitList,
+    /// For pause/resume reading; absent for a reader fed by hand.
+    pub(crate) transport: Option<Transport>,
+}
+
+impl StreamState {
+    /// A fresh state whose reader refuses lines longer than `limit`.
+    pub(crate) fn new_shared(limit: usize) -> SharedState {
+        Rc::new(RefCell::new(StreamState {
+            incoming: Vec::new(),
+            held: 0,
+            limit,
+            eof: false,
+            read_paused: false,
+            write_paused: false,
+            lost: false,
+            lost_with_error: false,
+            error: None,
+            reader: None,
+            writers: WaitList::default(),
+            transport: None,
+        }))
+    }
+
+    /// Every byte received and not read yet.
+    pub(crate) fn buffered(&self) -> usize {
+        self.incoming.len() + self.held
+    }
+
+    /// Resumes a transport the reader paused, now that the buffer is back
+    /// within the limit.
+    #[inline]
+    pub(crate) fn maybe_resume(&mut self) {
+        if self.read_paused && self.buffered() <= self.limit {
+            self.resume_reading();
+        }
+    }
+
+    /// Resumes a transport the reader paused, whatever is buffered: the
+    /// reader is about to wait, so it needs more than the buffer holds
+    /// (say `readexactly` of more than twice the limit).
+    pub(crate) fn resume_reading(&mut self) {
+        if self.read_paused {
+            self.read_paused = false;
+            if let Some(t) = &self.transport {
+                t.resume_reading();
+            }
+        }
+    }
+
+    /// Parks the reading task until the next feed.
+    pub(crate) fn wait_for_data(&mut self, cx: &Context<'_>) {
+        self.resume_reading();
+        // Polled again with no feed in between (a spurious wake), the task
+        // left its waker already.
+        match &self.reader {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.reader = Some(cx.waker().clone()),
+        }
+    }
+}
+
+/// Adds received bytes and wakes the reading task; pauses the transport
+/// past twice the limit.
+pub(crate) fn feed_data(state: &RefCell<StreamState>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    let mut s = state.borrow_mut();
+    s.incoming.extend_from_slice(data);
+    if !s.read_paused && s.buffered() > 2 * s.limit {
+        if let Some(t) = &s.transport {
+            t.pause_reading();
+            s.read_paused = true;
+        }
+    }
+    let waiter = s.reader.take();
+    drop(s);
+    if let Some(w) = waiter {
+        w.wake();
+    }
+}
+
+/// Marks the end of the stream.
+pub(crate) fn feed_eof(state: &RefCell<StreamState>) {
+    let mut s = state.borrow_mut();
+    s.eof = true;
+    let waiter = s.reader.take();
+    drop(s);
+    if let Some(w) = waiter {
+        w.wake();
+    }
+}
+
+/// Records an error for reads to report once the buffer is spent.
+pub(crate) fn set_exception(state: &RefCell<StreamState>, error: io::Error) {
+    let mut s = state.borrow_mut();
+    s.error = Some(error);
+    let waiter = s.reader.take();
+    drop(s);
+    if let Some(w) = waiter {
+        w.wake();
+    }
+}
+
+/// The connection is gone: reads end (with `error`, once the buffer is
+/// spent, or at EOF) and so do writers' waits.
+pub(crate) fn connection_lost(state: &RefCell<StreamState>, error: Option<io::Error>) {
+    let mut s = state.borrow_mut();
+    s.lost = true;
+    s.lost_with_error = error.is_some();
+    match error {
+        Some(e) => s.error = Some(e),
+        None => s.eof = true,
+    }
+    let reader = s.reader.take();
+    let writers = s.writers.take();
+    drop(s);
+    if let Some(w) = reader {
+        w.wake();
+    }
+    wake_all(writers);
+}
+
+/// Wakes every task in `drain` or `wait_closed`.
+pub(crate) fn wake_writers(state: &RefCell<StreamState>) {
+    let wakers = state.borrow_mut().writers.take();
+    wake_all(wakers);
+}
