@@ -56,6 +56,15 @@ struct TaskSlot {
     completion: Rc<dyn Completion>,
 }
 
+impl Drop for TaskSlot {
+    /// However the task ended (finished, cancelled, panicked, or dropped
+    /// with the loop), it is finished once its slot is gone; a stale key
+    /// is then never scheduled.
+    fn drop(&mut self) {
+        self.meta.finished.set(true);
+    }
+}
+
 /// One event loop. Held in an `Rc`: it never leaves its thread.
 pub(crate) struct Core {
     /// The thread-safe half, shared with wakers.
@@ -125,7 +134,7 @@ impl Core {
         let key = self.tasks.borrow().vacant_key();
         let meta = Rc::new(TaskMeta {
             id,
-            name: RefCell::new(None),
+            name: Cell::new(None),
             key,
             cancel_requested: Cell::new(false),
             finished: Cell::new(false),

@@ -133,11 +133,11 @@ pub(crate) struct IoState {
     /// Cached readiness bits (see [`ready`]).
     readiness: Cell<u8>,
     /// The task waiting to read.
-    reader: RefCell<Option<Waker>>,
+    reader: Cell<Option<Waker>>,
     /// The task waiting to write.
-    writer: RefCell<Option<Waker>>,
+    writer: Cell<Option<Waker>>,
     /// Set for sources driven by callbacks instead of tasks.
-    handler: RefCell<Option<Rc<dyn ReadyHandler>>>,
+    handler: Cell<Option<Rc<dyn ReadyHandler>>>,
     /// `handler`'s address, ready for dispatch: one load instead of a
     /// borrow and the arithmetic that finds the value inside an `Rc<dyn>`.
     dispatch: Cell<Option<NonNull<dyn ReadyHandler>>>,
@@ -152,13 +152,13 @@ impl IoState {
     /// Wakes the tasks waiting for the directions in `bits`.
     fn wake(&self, bits: u8) {
         if bits & ready::READ_ANY != 0 {
-            let waker = self.reader.borrow_mut().take();
+            let waker = self.reader.take();
             if let Some(w) = waker {
                 w.wake();
             }
         }
         if bits & ready::WRITE_ANY != 0 {
-            let waker = self.writer.borrow_mut().take();
+            let waker = self.writer.take();
             if let Some(w) = waker {
                 w.wake();
             }
@@ -176,7 +176,7 @@ impl IoState {
     ) -> Option<Rc<dyn ReadyHandler>> {
         self.dispatch
             .set(handler.as_ref().map(|h| NonNull::from(&**h)));
-        std::mem::replace(&mut *self.handler.borrow_mut(), handler)
+        self.handler.replace(handler)
     }
 
     /// Forgets read readiness after a short read. Only for sources that
@@ -399,9 +399,9 @@ impl Registration {
         let reactor = &core.reactor;
         let state = Rc::new(IoState {
             readiness: Cell::new(initial),
-            reader: RefCell::new(None),
-            writer: RefCell::new(None),
-            handler: RefCell::new(None),
+            reader: Cell::new(None),
+            writer: Cell::new(None),
+            handler: Cell::new(None),
             dispatch: Cell::new(None),
             key: Cell::new(ALWAYS_READY_KEY),
             always_ready: false,
@@ -428,9 +428,9 @@ impl Registration {
         Registration {
             state: Rc::new(IoState {
                 readiness: Cell::new(ready::READABLE | ready::WRITABLE),
-                reader: RefCell::new(None),
-                writer: RefCell::new(None),
-                handler: RefCell::new(None),
+                reader: Cell::new(None),
+                writer: Cell::new(None),
+                handler: Cell::new(None),
                 dispatch: Cell::new(None),
                 key: Cell::new(ALWAYS_READY_KEY),
                 always_ready: true,
@@ -477,11 +477,11 @@ impl Registration {
             Direction::Read => &self.state.reader,
             Direction::Write => &self.state.writer,
         };
-        let mut slot = slot.borrow_mut();
-        match slot.as_ref() {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        let waker = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        slot.set(Some(waker));
         Poll::Pending
     }
 

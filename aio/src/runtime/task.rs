@@ -45,8 +45,10 @@ pub(crate) struct TaskMeta {
     pub(crate) id: u64,
     /// A person-readable name (asyncio's `Task.get_name()`).
     /// Set by `set_name`; until then the name is `Task-{id}`, made only
-    /// when asked for, so spawning allocates no string.
-    pub(crate) name: RefCell<Option<String>>,
+    /// when asked for, so spawning allocates no string. A `Cell` of a
+    /// `Box<str>` (16 bytes, not a `RefCell<String>`'s 32) keeps this
+    /// record in a smaller allocation: one per connection on a server.
+    pub(crate) name: Cell<Option<Box<str>>>,
     /// The task's slot in the loop's task table.
     pub(crate) key: usize,
     /// Set by `cancel()`; the loop drops the future when it sees it.
@@ -76,10 +78,13 @@ pub(crate) trait Completion {
 
 impl TaskMeta {
     pub(crate) fn name(&self) -> String {
-        match &*self.name.borrow() {
-            Some(name) => name.clone(),
+        let name = self.name.take();
+        let shown = match &name {
+            Some(name) => name.to_string(),
             None => format!("Task-{}", self.id),
-        }
+        };
+        self.name.set(name);
+        shown
     }
 }
 
@@ -107,25 +112,16 @@ impl<T> Completion for JoinState<T> {
     }
 }
 
-/// The completion of a detached task (see [`spawn_detached`]): nobody can
-/// retrieve its failure, so a panic is reported at once; and it marks the
-/// task finished when the loop drops the task (this completion goes with
-/// it), which spares the task a wrapper future to do so.
-struct Detached {
-    meta: Rc<TaskMeta>,
-}
-
-impl Completion for Detached {
+/// The completion of a detached task (see [`spawn_detached`]) is its
+/// metadata: nobody can retrieve its failure, so a panic is reported at
+/// once. (The loop marks every task finished when it drops the task's
+/// slot, so a detached task needs no wrapper future and no record of its
+/// own for that: one allocation less per connection on a server.)
+impl Completion for TaskMeta {
     fn fail(&self, error: TaskError) {
         if let TaskError::Panicked(msg) = error {
-            report_unretrieved(&self.meta, &msg);
+            report_unretrieved(self, &msg);
         }
-    }
-}
-
-impl Drop for Detached {
-    fn drop(&mut self) {
-        self.meta.finished.set(true);
     }
 }
 
@@ -173,7 +169,7 @@ impl<T> Task<T> {
 
     /// Renames the task; the name appears in error reports.
     pub fn set_name(&self, name: impl Into<String>) {
-        *self.state.meta.name.borrow_mut() = Some(name.into());
+        self.state.meta.name.set(Some(name.into().into_boxed_str()));
     }
 
     /// A type-erased reference to the task, for cancelling it from elsewhere.
@@ -315,13 +311,39 @@ where
             handle_alive: Cell::new(true),
             taken: Cell::new(false),
         });
-        let sink = state.clone();
-        let wrapped = async move {
-            let value = future.await;
-            sink.set(Ok(value));
+        let spawned = Spawned {
+            future,
+            sink: state.clone(),
         };
-        (Box::pin(wrapped), state.clone(), Task { state })
+        (Box::pin(spawned), state.clone(), Task { state })
     })
+}
+
+pin_project_lite::pin_project! {
+    /// A spawned future and where its output goes. A named future rather
+    /// than `async move { sink.set(future.await) }`, which would store the
+    /// future twice (rustc keeps a captured future and the awaited one in
+    /// separate fields), doubling every task's memory.
+    struct Spawned<F: Future> {
+        #[pin]
+        future: F,
+        sink: Rc<JoinState<F::Output>>,
+    }
+}
+
+impl<F: Future> Future for Spawned<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        match this.future.poll(cx) {
+            Poll::Ready(value) => {
+                this.sink.set(Ok(value));
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Spawns a task whose result nobody will await, as `drop(spawn(f))`
@@ -341,7 +363,7 @@ where
     F: Future<Output = ()> + 'static,
 {
     let core = context::current();
-    core.spawn_with(|meta| (Box::pin(future), Rc::new(Detached { meta }), ()));
+    core.spawn_with(|meta| (Box::pin(future), meta, ()));
 }
 
 /// Every task of the current loop that has not finished (asyncio's
