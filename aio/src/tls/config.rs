@@ -281,7 +281,7 @@ impl TlsConnector {
         Ok(TlsConnector::new(Arc::new(config)))
     }
 
-    /// A client that trusts the Mozilla roots ([`webpki_roots`]), as a
+    /// A client that trusts the Mozilla roots ([`webpki_roots()`]), as a
     /// browser would.
     ///
     /// # Errors

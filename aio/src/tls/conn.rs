@@ -79,7 +79,7 @@ pub(crate) struct TlsConn<P> {
 
 impl<P: Protocol> TlsConn<P> {
     /// The state of a connection running `tls` for `app`; `waiter` learns
-    /// how the handshake ended. Wrap it in [`TlsProtocol::Live`] for the
+    /// how the handshake ended. Wrap it in [`TlsProtocol::Live`](super::protocol::TlsProtocol::Live) for the
     /// socket transport.
     pub(crate) fn new(
         tls: Connection,
