@@ -16,6 +16,7 @@
 //! loop.
 
 mod accept;
+mod futures_io;
 mod resolve;
 mod stream;
 mod tcp;

@@ -6,7 +6,6 @@ use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use super::resolve::context;
@@ -242,47 +241,3 @@ impl fmt::Debug for UnixStream {
             .finish()
     }
 }
-
-macro_rules! futures_io_impls {
-    ($ty:ty) => {
-        impl futures_io::AsyncRead for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                UnixStream::poll_read(&self, cx, buf)
-            }
-        }
-
-        impl futures_io::AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                UnixStream::poll_write(&self, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                UnixStream::poll_write_vectored(&self, cx, bufs)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(())) // nothing is buffered in user space
-            }
-
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(UnixStream::shutdown(&self, Shutdown::Write))
-            }
-        }
-    };
-}
-
-// `&UnixStream` too, as `&TcpStream`: one task reads while another writes.
-futures_io_impls!(UnixStream);
-futures_io_impls!(&UnixStream);
