@@ -10,9 +10,7 @@ use mio::event::Source;
 
 use crate::runtime::reactor::{Direction, PollEvented};
 
-/// Polls a read. A short read drained the receive queue, and the next
-/// arrival raises a new edge, so readiness is cleared at once instead of
-/// after an `EAGAIN` read that would only say so.
+/// Polls a read: waits for readiness, then [`try_read`].
 pub(crate) fn poll_read<S>(
     io: &PollEvented<S>,
     cx: &mut Context<'_>,
@@ -22,17 +20,11 @@ where
     S: Source,
     for<'a> &'a S: Read,
 {
-    let reg = io.registration();
-    let res = reg.poll_io(cx, Direction::Read, || io.io().read(buf));
-    if let Poll::Ready(Ok(n)) = res {
-        if n > 0 && n < buf.len() {
-            reg.clear_ready(Direction::Read);
-        }
-    }
-    res
+    io.registration()
+        .poll_io(cx, Direction::Read, || try_read(io, buf))
 }
 
-/// Polls a write; a short write means the send buffer is full.
+/// Polls a write: waits for readiness, then [`try_write`].
 pub(crate) fn poll_write<S>(
     io: &PollEvented<S>,
     cx: &mut Context<'_>,
@@ -42,14 +34,8 @@ where
     S: Source,
     for<'a> &'a S: Write,
 {
-    let reg = io.registration();
-    let res = reg.poll_io(cx, Direction::Write, || io.io().write(buf));
-    if let Poll::Ready(Ok(n)) = res {
-        if n < buf.len() {
-            reg.clear_ready(Direction::Write);
-        }
-    }
-    res
+    io.registration()
+        .poll_io(cx, Direction::Write, || try_write(io, buf))
 }
 
 /// Polls a vectored write (`writev`).
@@ -67,8 +53,9 @@ where
 }
 
 /// One read if the socket is known readable; `WouldBlock` (without a
-/// syscall) if not. Clears the readiness a short or refused read proves
-/// spent, so the next `ready` waits for a new edge.
+/// syscall) if not. Clears the readiness that a refused read, or a short
+/// one, proves spent: a short read drained the receive queue and the next
+/// arrival raises a new edge, so no `EAGAIN` read is needed to learn it.
 pub(crate) fn try_read<S>(io: &PollEvented<S>, buf: &mut [u8]) -> io::Result<usize>
 where
     S: Source,
@@ -78,23 +65,19 @@ where
     if !reg.is_ready(Direction::Read) {
         return Err(io::ErrorKind::WouldBlock.into());
     }
-    match io.io().read(buf) {
-        Ok(n) => {
-            if n > 0 && n < buf.len() {
-                reg.clear_ready(Direction::Read);
-            }
-            Ok(n)
-        }
-        Err(e) => {
-            if e.kind() == io::ErrorKind::WouldBlock {
-                reg.clear_ready(Direction::Read);
-            }
-            Err(e)
-        }
+    let result = io.io().read(buf);
+    let spent = match &result {
+        Ok(n) => *n > 0 && *n < buf.len(), // 0 is EOF, not a short read
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    };
+    if spent {
+        reg.clear_ready(Direction::Read);
     }
+    result
 }
 
-/// One write if the socket is known writable; `WouldBlock` if not.
+/// One write if the socket is known writable; `WouldBlock` if not. A
+/// short write means the send buffer is full.
 pub(crate) fn try_write<S>(io: &PollEvented<S>, buf: &[u8]) -> io::Result<usize>
 where
     S: Source,
@@ -104,20 +87,15 @@ where
     if !reg.is_ready(Direction::Write) {
         return Err(io::ErrorKind::WouldBlock.into());
     }
-    match io.io().write(buf) {
-        Ok(n) => {
-            if n < buf.len() {
-                reg.clear_ready(Direction::Write);
-            }
-            Ok(n)
-        }
-        Err(e) => {
-            if e.kind() == io::ErrorKind::WouldBlock {
-                reg.clear_ready(Direction::Write);
-            }
-            Err(e)
-        }
+    let result = io.io().write(buf);
+    let spent = match &result {
+        Ok(n) => *n < buf.len(),
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    };
+    if spent {
+        reg.clear_ready(Direction::Write);
     }
+    result
 }
 
 /// Writes all of `buf` (asyncio's `sock_sendall`).
