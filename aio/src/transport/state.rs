@@ -75,7 +75,6 @@ pub(crate) struct ConnState {
     /// The descriptor, owned by the connection's socket; -1 once that is
     /// closed. Closing always sets [`flag::CLOSING`] first.
     fd: Cell<RawFd>,
-    kind: FdKind,
     /// Whether a read shorter than the buffer proves the source drained.
     short_read_drains: bool,
     /// The readiness the reactor caches for the descriptor.
@@ -96,7 +95,6 @@ impl ConnState {
     pub(crate) fn new(fd: RawFd, kind: FdKind, short_read_drains: bool, io: Rc<IoState>) -> Self {
         ConnState {
             fd: Cell::new(fd),
-            kind,
             short_read_drains,
             io,
             flags: Cell::new(if kind == FdKind::Pipe { flag::PIPE } else { 0 }),
@@ -184,37 +182,37 @@ impl ConnState {
         unsafe { BorrowedFd::borrow_raw(self.fd.get()) }
     }
 
+    /// Whether the descriptor is a pipe, terminal or file.
+    #[inline]
+    fn kind(&self) -> FdKind {
+        if self.has(flag::PIPE) {
+            FdKind::Pipe
+        } else {
+            FdKind::Socket
+        }
+    }
+
     /// One `recv` (or `read`) into `buf`, for a caller that has just seen
     /// [`flag::CLOSING`] clear (see [`open_fd`](Self::open_fd)). `kind` is
     /// this state's kind, passed as the caller's constant so the branch
     /// folds away.
     #[inline]
     pub(crate) fn read_open(&self, kind: FdKind, buf: &mut [u8]) -> io::Result<usize> {
-        debug_assert_eq!(kind, self.kind);
-        let fd = self.open_fd();
-        let result = match kind {
-            FdKind::Socket => rustix::net::recv(fd, buf, RecvFlags::empty()).map(|(n, _)| n),
-            FdKind::Pipe => rustix::io::read(fd, buf),
-        };
-        Ok(result?)
+        debug_assert_eq!(kind, self.kind());
+        read_fd(self.open_fd(), kind, buf)
     }
 
     /// One `recv` (or `read`) into `buf`; `NotConnected` once the socket
     /// is closed.
     pub(crate) fn read(&self, kind: FdKind, buf: &mut [u8]) -> io::Result<usize> {
-        debug_assert_eq!(kind, self.kind);
-        let fd = self.fd()?;
-        let result = match kind {
-            FdKind::Socket => rustix::net::recv(fd, buf, RecvFlags::empty()).map(|(n, _)| n),
-            FdKind::Pipe => rustix::io::read(fd, buf),
-        };
-        Ok(result?)
+        debug_assert_eq!(kind, self.kind());
+        read_fd(self.fd()?, kind, buf)
     }
 
     #[inline]
     fn send(&self, data: &[u8]) -> io::Result<usize> {
         let fd = self.fd()?;
-        let result = match self.kind {
+        let result = match self.kind() {
             FdKind::Socket => rustix::net::send(fd, data, SendFlags::NOSIGNAL),
             FdKind::Pipe => rustix::io::write(fd, data),
         };
@@ -334,7 +332,7 @@ impl ConnState {
 
     fn send_vectored(&self, slices: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let fd = self.fd()?;
-        let result = match self.kind {
+        let result = match self.kind() {
             FdKind::Socket => rustix::net::sendmsg(
                 fd,
                 slices,
@@ -456,6 +454,16 @@ impl ConnState {
     pub(crate) fn limits(&self) -> (usize, usize) {
         (self.low.get(), self.high.get())
     }
+}
+
+/// One `recv` (or, for a pipe, `read`) on `fd`.
+#[inline]
+fn read_fd(fd: BorrowedFd<'_>, kind: FdKind, buf: &mut [u8]) -> io::Result<usize> {
+    let result = match kind {
+        FdKind::Socket => rustix::net::recv(fd, buf, RecvFlags::empty()).map(|(n, _)| n),
+        FdKind::Pipe => rustix::io::read(fd, buf),
+    };
+    Ok(result?)
 }
 
 #[cold]
