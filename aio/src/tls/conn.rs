@@ -11,16 +11,14 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use rustls::Connection;
 
-use crate::runtime::error::{self, ErrorContext};
 use crate::runtime::TimerHandle;
 use crate::sync::oneshot;
-use crate::transport::{Protocol, Transport, TransportOps};
+use crate::transport::{call_guarded, Protocol, Transport, TransportOps};
 
 /// Tells the task awaiting a client handshake how it ended.
 pub(crate) type HandshakeWaiter = oneshot::Sender<io::Result<()>>;
@@ -197,21 +195,10 @@ impl<P: Protocol> TlsConn<P> {
     }
 
     fn invoke_app<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
-        let mut guard = self.app.try_borrow_mut().ok()?;
-        let app = guard.as_mut()?;
-        let result = catch_unwind(AssertUnwindSafe(|| f(app)));
-        drop(guard);
-        match result {
-            Ok(r) => Some(r),
-            Err(payload) => {
-                let msg = error::panic_message(&*payload);
-                error::report(ErrorContext::other(
-                    "protocol callback panicked",
-                    msg.clone(),
-                ));
-                self.fail(io::Error::other(format!(
-                    "protocol callback panicked: {msg}"
-                )));
+        match call_guarded(&self.app, "protocol callback", f) {
+            Ok(r) => r,
+            Err(e) => {
+                self.fail(e);
                 None
             }
         }

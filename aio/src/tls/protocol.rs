@@ -7,11 +7,10 @@
 
 use std::cell::Cell;
 use std::io::{self, Read};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use super::conn::TlsConn;
-use crate::transport::{Protocol, Transport};
+use crate::transport::{drop_protocol, Protocol, Transport};
 
 /// Plaintext handed to `data_received` at most at a time. rustls holds up
 /// to 16 KiB of decrypted data before it stops taking records, plus the
@@ -108,9 +107,7 @@ impl<P> Drop for TlsProtocol<P> {
             timer.cancel();
         }
         let app = conn.app.try_borrow_mut().ok().and_then(|mut a| a.take());
-        if catch_unwind(AssertUnwindSafe(|| drop(app))).is_err() {
-            tracing::error!("a protocol's destructor panicked");
-        }
+        drop_protocol(app, "a protocol");
         let socket = conn.socket.try_borrow_mut().ok().and_then(|mut s| s.take());
         drop(socket);
         drop(conn.waiter.borrow_mut().take());
@@ -384,9 +381,7 @@ impl<P: Protocol> TlsConn<P> {
             }
         }
         let app = self.app.try_borrow_mut().ok().and_then(|mut a| a.take());
-        if catch_unwind(AssertUnwindSafe(|| drop(app))).is_err() {
-            tracing::error!("a protocol's destructor panicked");
-        }
+        drop_protocol(app, "a protocol");
         drop(self.socket.borrow_mut().take());
     }
 }

@@ -5,13 +5,11 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 
-use super::DatagramProtocol;
+use super::{guard, DatagramProtocol};
 use crate::net::resolve;
 use crate::runtime::context;
-use crate::runtime::error::{self, ErrorContext};
 use crate::runtime::reactor::{ready, Direction, PollEvented, ReadyHandler};
 
 /// The largest UDP payload; the receive buffer holds any datagram whole.
@@ -85,17 +83,7 @@ struct Endpoint<P> {
 
 impl<P: DatagramProtocol> Endpoint<P> {
     fn invoke(&self, f: impl FnOnce(&mut P)) {
-        let Ok(mut guard) = self.protocol.try_borrow_mut() else {
-            return;
-        };
-        let Some(p) = guard.as_mut() else { return };
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(p))) {
-            drop(guard);
-            let msg = error::panic_message(&*payload);
-            error::report(ErrorContext::other(
-                "datagram protocol callback panicked",
-                msg,
-            ));
+        if guard::call(&self.protocol, "datagram protocol callback", f).is_err() {
             self.close_now();
         }
     }
@@ -212,9 +200,7 @@ impl<P: DatagramProtocol> ReadyHandler for Endpoint<P> {
         // No callbacks from a closing loop: just let go and close.
         self.closing.set(true);
         self.lost.set(true);
-        if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
-            tracing::error!("a datagram protocol's destructor panicked");
-        }
+        guard::drop_protocol(protocol, "a datagram protocol");
         let io = self.io.try_borrow_mut().ok().and_then(|mut io| io.take());
         drop(io); // closes the socket
     }

@@ -31,6 +31,7 @@
 mod buffer;
 mod connect;
 mod datagram;
+mod guard;
 mod io;
 mod pipe;
 mod protocol;
@@ -53,6 +54,7 @@ pub use protocol::{BufferedProtocol, DatagramProtocol, Protocol};
 pub use server::{create_server, create_server_with, create_unix_server, Server, ServerOptions};
 pub use socket::DEFAULT_HIGH_WATER;
 
+pub(crate) use guard::{call as call_guarded, drop_protocol};
 pub(crate) use io::StreamSocket;
 pub(crate) use socket::start as start_transport;
 pub(crate) use state::{ConnState, FdKind, Wrote};

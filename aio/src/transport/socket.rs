@@ -12,14 +12,13 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 
+use super::guard;
 use super::io::StreamSocket;
 use super::state::{flag, ConnState, Wrote};
 use super::{Protocol, Transport, TransportOps};
 use crate::runtime::context;
-use crate::runtime::error::{self, ErrorContext};
 use crate::runtime::reactor::{ready, Direction, PollEvented, ReadyHandler};
 
 /// asyncio's default high-water mark for a transport's write buffer.
@@ -105,30 +104,13 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
 
     #[inline]
     fn invoke<R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
-        let mut guard = self.protocol.try_borrow_mut().ok()?;
-        let protocol = guard.as_mut()?;
-        let result = catch_unwind(AssertUnwindSafe(|| f(protocol)));
-        drop(guard);
-        match result {
-            Ok(r) => Some(r),
-            Err(payload) => {
-                self.protocol_panicked(payload);
+        match guard::call(&self.protocol, "protocol callback", f) {
+            Ok(r) => r,
+            Err(e) => {
+                self.fatal_error(e);
                 None
             }
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn protocol_panicked(&self, payload: Box<dyn std::any::Any + Send>) {
-        let msg = error::panic_message(&*payload);
-        error::report(ErrorContext::other(
-            "protocol callback panicked",
-            msg.clone(),
-        ));
-        self.fatal_error(io::Error::other(format!(
-            "protocol callback panicked: {msg}"
-        )));
     }
 
     /// Delivers a due `pause_writing`/`resume_writing`; the common case,
@@ -199,9 +181,7 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
             .try_borrow_mut()
             .ok()
             .and_then(|mut p| p.take());
-        if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
-            tracing::error!("a protocol's destructor panicked");
-        }
+        guard::drop_protocol(protocol, "a protocol");
         self.close_socket();
         let on_lost = self.on_lost.borrow_mut().take();
         if let Some(f) = on_lost {
@@ -403,9 +383,7 @@ impl<P: Protocol, S: StreamSocket> ReadyHandler for Conn<P, S> {
         // protocol is dropped and the socket closed, and later commands do
         // nothing.
         self.state.set(flag::CLOSING | flag::LOST);
-        if catch_unwind(AssertUnwindSafe(|| drop(protocol))).is_err() {
-            tracing::error!("a protocol's destructor panicked");
-        }
+        guard::drop_protocol(protocol, "a protocol");
         self.state.forget_fd();
         let io = self.io.try_borrow_mut().ok().and_then(|mut io| io.take());
         drop(io); // closes the socket
