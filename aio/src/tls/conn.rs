@@ -234,6 +234,10 @@ impl<P: Protocol> TlsConn<P> {
     }
 }
 
+/// Records handed to the socket transport per `writev` (it keeps up to 16
+/// slices on the stack).
+const VECTORED_RECORDS: usize = 16;
+
 /// `io::Write` into the socket transport, which never blocks: it writes
 /// what the kernel takes and buffers the rest.
 struct ToSocket<'a>(&'a Transport);
@@ -244,9 +248,17 @@ impl io::Write for ToSocket<'_> {
         Ok(buf.len())
     }
 
+    /// Up to [`VECTORED_RECORDS`] records per call, as one `writev`, with
+    /// no allocation: `io::Write` lets a write take fewer bytes than
+    /// offered, and `flush_tls` calls again while rustls has more.
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let chunks: Vec<&[u8]> = bufs.iter().map(|b| &**b).collect();
-        self.0.writelines(&chunks);
+        let mut chunks: [&[u8]; VECTORED_RECORDS] = [&[]; VECTORED_RECORDS];
+        let taken = bufs.len().min(VECTORED_RECORDS);
+        for (chunk, buf) in chunks.iter_mut().zip(bufs) {
+            *chunk = buf;
+        }
+        let chunks = &chunks[..taken];
+        self.0.writelines(chunks);
         Ok(chunks.iter().map(|c| c.len()).sum())
     }
 
