@@ -7,25 +7,29 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
 use support::pty::Pty;
 use support::{feed_and_wait, wait_with_guard, GUARD};
 
-/// Runs `aio delay` with `input` on stdin (then EOF); returns its stdout
-/// lines, stderr and exit status.
-fn delay_lines(input: &[u8]) -> (Vec<String>, String, ExitStatus) {
-    let child = Command::new(env!("CARGO_BIN_EXE_aio"))
+/// Starts `aio delay` in line mode: stdin, stdout and stderr piped.
+fn start_delay() -> Child {
+    Command::new(env!("CARGO_BIN_EXE_aio"))
         .arg("delay")
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start aio delay");
-    feed_and_wait(child, input)
+        .expect("start aio delay")
+}
+
+/// Runs `aio delay` with `input` on stdin (then EOF); returns its stdout
+/// lines, stderr and exit status.
+fn delay_lines(input: &[u8]) -> (Vec<String>, String, ExitStatus) {
+    feed_and_wait(start_delay(), input)
 }
 
 /// Checks that every `Finished delay N` comes after its `Starting delay N`
@@ -110,14 +114,7 @@ fn a_line_over_the_limit_is_reported_and_the_next_one_still_works() {
 
 #[test]
 fn eof_waits_for_the_delays_still_running() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
-        .arg("delay")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start aio delay");
+    let mut child = start_delay();
     let mut stdin: ChildStdin = child.stdin.take().expect("piped stdin");
     let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
     let (tx, lines) = mpsc::channel();

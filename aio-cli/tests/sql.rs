@@ -10,8 +10,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::sql::{find, run, sorted_answers, Session};
-use support::GUARD;
+use support::sql::{common, find, run, sorted_answers};
 
 /// A fresh directory for one test's database, removed when dropped.
 struct TempDir(PathBuf);
@@ -109,41 +108,22 @@ fn statements_that_return_no_rows_select_0() {
 #[test]
 fn many_queries_on_a_small_pool_are_all_answered() {
     let dir = TempDir::new("many");
-    let queries: Vec<String> = (1..=30)
-        .map(|n| format!("SELECT * FROM products WHERE product_id <= {n}"))
-        .collect();
-    let (lines, stderr, status) = run(
-        &["--db", &dir.db(), "--pool", "3"],
-        &(queries.join("\n") + "\n"),
-    );
-    assert!(status.success(), "{status}: {stderr}");
-    let mut expected: Vec<String> = (1..=30)
-        .map(|n| {
-            format!("Selected {n} rows by query: SELECT * FROM products WHERE product_id <= {n}")
-        })
-        .collect();
-    let mut lines = lines;
-    lines.sort();
-    expected.sort();
-    assert_eq!(lines, expected);
+    common::many_queries_on_a_small_pool_are_all_answered(&["--db", &dir.db()]);
 }
 
 #[test]
 fn quick_queries_are_answered_while_a_slow_one_runs() {
     let dir = TempDir::new("concurrent");
-    let mut session = Session::start(&["--db", &dir.db(), "--pool", "2"]);
-    // Sleeps far longer than the guard: if the queries ran one after the
-    // other, no answer could come before the guard runs out.
-    session.send("SELECT pg_sleep(60)");
-    for n in 1..=5 {
-        let query = format!("SELECT * FROM products WHERE product_id <= {n}");
-        session.send(&query);
-        assert_eq!(
-            session.answer(),
-            format!("Selected {n} rows by query: {query}")
-        );
-    }
-    // Session's drop kills the app mid-sleep.
+    common::quick_queries_are_answered_while_a_slow_one_runs(
+        &["--db", &dir.db()],
+        "SELECT pg_sleep(60)",
+    );
+}
+
+#[test]
+fn eof_waits_for_the_queries_still_running() {
+    let dir = TempDir::new("eof");
+    common::eof_waits_for_the_queries_still_running(&["--db", &dir.db()], "SELECT pg_sleep(1)");
 }
 
 #[test]
@@ -162,23 +142,6 @@ fn a_pool_of_one_runs_one_query_at_a_time_in_order() {
             "Selected 1 rows by query: SELECT 2, 3",
         ]
     );
-}
-
-#[test]
-fn eof_waits_for_the_queries_still_running() {
-    let dir = TempDir::new("eof");
-    let mut session = Session::start(&["--db", &dir.db()]);
-    session.send("SELECT 0");
-    assert_eq!(session.answer(), "Selected 1 rows by query: SELECT 0");
-    session.send("SELECT pg_sleep(1)");
-    // EOF while the query sleeps (or, on a slow machine, just after).
-    let status = session.finish();
-    assert!(status.success(), "{status}");
-    assert_eq!(
-        session.answer(),
-        "Selected 1 rows by query: SELECT pg_sleep(1)"
-    );
-    assert!(session.answers.recv_timeout(GUARD).is_err(), "nothing more");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use support::postgres::{free_port, Cluster, GUARDED_PASSWORD, GUARDED_USER};
 use support::pty::Pty;
-use support::sql::{find, run, sorted_answers, Session};
+use support::sql::{common, find, run, sorted_answers, Session};
 
 /// The shared cluster and a new database in it, with its URL; `None`
 /// when the test is skipped.
@@ -196,20 +196,11 @@ fn quick_queries_are_answered_while_a_slow_one_runs() {
     let Some((_cluster, url)) = database("concurrent") else {
         return;
     };
-    let mut session = Session::start(&["--postgres", &url, "--pool", "2"]);
-    // Sleeps far longer than the guard: if the queries ran one after the
-    // other, no answer could come before the guard runs out.
-    session.send("SELECT pg_sleep(600)");
-    for n in 1..=5 {
-        let query = format!("SELECT * FROM products WHERE product_id <= {n}");
-        session.send(&query);
-        assert_eq!(
-            session.answer(),
-            format!("Selected {n} rows by query: {query}")
-        );
-    }
-    // Session's drop kills the app mid-sleep; the cluster's shutdown ends
-    // the server's side.
+    // The cluster's shutdown ends the server's side of the sleep.
+    common::quick_queries_are_answered_while_a_slow_one_runs(
+        &["--postgres", &url],
+        "SELECT pg_sleep(600)",
+    );
 }
 
 #[test]
@@ -238,18 +229,7 @@ fn eof_waits_for_the_queries_still_running() {
     let Some((_cluster, url)) = database("eof") else {
         return;
     };
-    let mut session = Session::start(&["--postgres", &url]);
-    session.send("SELECT 0");
-    assert_eq!(session.answer(), "Selected 1 rows by query: SELECT 0");
-    session.send("SELECT pg_sleep(0.5)");
-    // EOF while the query sleeps (or, on a slow machine, just after).
-    let status = session.finish();
-    assert!(status.success(), "{status}");
-    assert_eq!(
-        session.answer(),
-        "Selected 1 rows by query: SELECT pg_sleep(0.5)"
-    );
-    assert!(session.answers.try_recv().is_err(), "nothing more");
+    common::eof_waits_for_the_queries_still_running(&["--postgres", &url], "SELECT pg_sleep(0.5)");
 }
 
 #[test]
@@ -257,20 +237,7 @@ fn many_queries_on_a_small_pool_are_all_answered() {
     let Some((_cluster, url)) = database("many") else {
         return;
     };
-    let queries: Vec<String> = (1..=30)
-        .map(|n| format!("SELECT * FROM products WHERE product_id <= {n}"))
-        .collect();
-    let lines = sorted_answers(
-        &["--postgres", &url, "--pool", "3"],
-        &(queries.join("\n") + "\n"),
-    );
-    let mut expected: Vec<String> = (1..=30)
-        .map(|n| {
-            format!("Selected {n} rows by query: SELECT * FROM products WHERE product_id <= {n}")
-        })
-        .collect();
-    expected.sort();
-    assert_eq!(lines, expected);
+    common::many_queries_on_a_small_pool_are_all_answered(&["--postgres", &url]);
 }
 
 #[test]

@@ -101,3 +101,63 @@ impl Drop for Session {
         }
     }
 }
+
+/// The tests both backends must pass. `db` is the app's arguments naming
+/// the database (`--db FILE` or `--postgres URL`).
+pub mod common {
+    use super::{sorted_answers, Session, GUARD};
+
+    /// Thirty queries on a pool of three all get their answer.
+    pub fn many_queries_on_a_small_pool_are_all_answered(db: &[&str]) {
+        let queries: Vec<String> = (1..=30)
+            .map(|n| format!("SELECT * FROM products WHERE product_id <= {n}"))
+            .collect();
+        let args = [db, &["--pool", "3"]].concat();
+        let lines = sorted_answers(&args, &(queries.join("\n") + "\n"));
+        let mut expected: Vec<String> = (1..=30)
+            .map(|n| {
+                format!(
+                    "Selected {n} rows by query: SELECT * FROM products WHERE product_id <= {n}"
+                )
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(lines, expected);
+    }
+
+    /// Quick queries are answered while `slow` (a `pg_sleep` far longer
+    /// than the guard) holds one of the pool's two connections: if the
+    /// queries ran one after the other, no answer could come before the
+    /// guard runs out.
+    pub fn quick_queries_are_answered_while_a_slow_one_runs(db: &[&str], slow: &str) {
+        let args = [db, &["--pool", "2"]].concat();
+        let mut session = Session::start(&args);
+        session.send(slow);
+        for n in 1..=5 {
+            let query = format!("SELECT * FROM products WHERE product_id <= {n}");
+            session.send(&query);
+            assert_eq!(
+                session.answer(),
+                format!("Selected {n} rows by query: {query}")
+            );
+        }
+        // Session's drop kills the app mid-sleep.
+    }
+
+    /// EOF while `sleeping` runs: the app answers it, then exits 0.
+    pub fn eof_waits_for_the_queries_still_running(db: &[&str], sleeping: &str) {
+        let mut session = Session::start(db);
+        session.send("SELECT 0");
+        assert_eq!(session.answer(), "Selected 1 rows by query: SELECT 0");
+        session.send(sleeping);
+        // EOF while the query sleeps (or, on a slow machine, just after).
+        let status = session.finish();
+        assert!(status.success(), "{status}");
+        assert_eq!(
+            session.answer(),
+            format!("Selected 1 rows by query: {sleeping}")
+        );
+        // Until the app's stdout closes (it has exited): nothing more.
+        assert!(session.answers.recv_timeout(GUARD).is_err(), "nothing more");
+    }
+}
