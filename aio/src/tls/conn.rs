@@ -18,7 +18,7 @@ use rustls::Connection;
 
 use crate::runtime::TimerHandle;
 use crate::sync::oneshot;
-use crate::transport::{call_guarded, Protocol, Transport, TransportOps};
+use crate::transport::{call_guarded, PauseNotice, Protocol, Transport, TransportOps};
 
 /// Tells the task awaiting a client handshake how it ended.
 pub(crate) type HandshakeWaiter = oneshot::Sender<io::Result<()>>;
@@ -67,10 +67,8 @@ pub(crate) struct TlsConn<P> {
     /// The application called `write_eof`; `close_notify` went out.
     pub(super) eof_sent: Cell<bool>,
     /// Whether the application should be paused (the socket's buffer is
-    /// above its high-water mark), and what it was last told; they differ
-    /// while a notification is due.
-    pub(super) want_paused: Cell<bool>,
-    pub(super) told_paused: Cell<bool>,
+    /// above its high-water mark), and what it was last told.
+    pub(super) pause: PauseNotice,
     /// The socket transport's `connection_lost` ran.
     pub(super) lost: Cell<bool>,
 }
@@ -109,8 +107,7 @@ impl<P: Protocol> TlsConn<P> {
             app_eof: Cell::new(false),
             closing: Cell::new(false),
             eof_sent: Cell::new(false),
-            want_paused: Cell::new(false),
-            told_paused: Cell::new(false),
+            pause: PauseNotice::default(),
             lost: Cell::new(false),
         })
     }
@@ -205,7 +202,7 @@ impl<P: Protocol> TlsConn<P> {
     }
 
     pub(super) fn set_want_paused(&self, paused: bool) {
-        self.want_paused.set(paused);
+        self.pause.want(paused);
         self.deliver_flow_control();
     }
 
@@ -213,24 +210,22 @@ impl<P: Protocol> TlsConn<P> {
     /// application nor rustls is busy (the same rule as the socket
     /// transport's: never re-enter a protocol).
     pub(super) fn deliver_flow_control(&self) {
-        for _ in 0..4 {
-            let want = self.want_paused.get();
-            if want == self.told_paused.get()
-                || !self.app_made.get()
-                || self.tls.try_borrow_mut().is_err()
-                || self.app.try_borrow_mut().is_err()
-            {
-                return;
-            }
-            self.told_paused.set(want);
-            self.invoke_app(|p| {
-                if want {
-                    p.pause_writing();
-                } else {
-                    p.resume_writing();
-                }
-            });
-        }
+        self.pause.deliver(
+            || {
+                self.app_made.get()
+                    && self.tls.try_borrow_mut().is_ok()
+                    && self.app.try_borrow_mut().is_ok()
+            },
+            |pause| {
+                self.invoke_app(|p| {
+                    if pause {
+                        p.pause_writing();
+                    } else {
+                        p.resume_writing();
+                    }
+                });
+            },
+        );
     }
 }
 

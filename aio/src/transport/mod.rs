@@ -57,7 +57,7 @@ pub use socket::DEFAULT_HIGH_WATER;
 pub(crate) use guard::{call as call_guarded, drop_protocol};
 pub(crate) use io::StreamSocket;
 pub(crate) use socket::start as start_transport;
-pub(crate) use state::{ConnState, FdKind, Wrote};
+pub(crate) use state::{ConnState, FdKind, PauseNotice, Wrote};
 
 /// The operations behind a [`Transport`], implemented per protocol and
 /// socket type so the read path is monomorphised.

@@ -117,31 +117,25 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
     /// nothing due, is one comparison.
     #[inline]
     fn deliver_flow_control(&self) {
-        if self.state.flow_due() {
+        if self.state.pause().due() {
             self.deliver_flow_control_slow();
         }
     }
 
     #[cold]
     fn deliver_flow_control_slow(&self) {
-        // A callback may flip the state again (resume_writing that writes a
-        // lot); a few rounds settle it, and a pending change is retried
-        // after the next call anyway.
-        for _ in 0..4 {
-            if !self.state.flow_due() || self.protocol.try_borrow_mut().is_err() {
-                return;
-            }
-            let Some(pause) = self.state.take_flow() else {
-                return;
-            };
-            self.invoke(|p| {
-                if pause {
-                    p.pause_writing();
-                } else {
-                    p.resume_writing();
-                }
-            });
-        }
+        self.state.pause().deliver(
+            || self.protocol.try_borrow_mut().is_ok(),
+            |pause| {
+                self.invoke(|p| {
+                    if pause {
+                        p.pause_writing();
+                    } else {
+                        p.resume_writing();
+                    }
+                });
+            },
+        );
     }
 
     /// What `Transport::write` left to do.

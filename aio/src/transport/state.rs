@@ -86,9 +86,8 @@ pub(crate) struct ConnState {
     high: Cell<usize>,
     low: Cell<usize>,
     /// Whether the protocol should be paused (buffer above `high`), and
-    /// what it was last told; they differ while a notification is due.
-    want_paused: Cell<bool>,
-    told_paused: Cell<bool>,
+    /// what it was last told.
+    pause: PauseNotice,
 }
 
 impl ConnState {
@@ -101,8 +100,7 @@ impl ConnState {
             out: RefCell::new(WriteBuffer::default()),
             high: Cell::new(DEFAULT_HIGH_WATER),
             low: Cell::new(DEFAULT_HIGH_WATER / 4),
-            want_paused: Cell::new(false),
-            told_paused: Cell::new(false),
+            pause: PauseNotice::default(),
         }
     }
 
@@ -417,32 +415,21 @@ impl ConnState {
     /// Records whether the protocol should be paused now that `buffered`
     /// bytes wait; true when that changed, so a notification is due.
     pub(crate) fn update_flow(&self, buffered: usize) -> bool {
-        let paused = self.want_paused.get();
+        let paused = self.pause.wanted();
         if !paused && buffered > self.high.get() {
-            self.want_paused.set(true);
+            self.pause.want(true);
         } else if paused && buffered <= self.low.get() {
-            self.want_paused.set(false);
+            self.pause.want(false);
         } else {
             return false;
         }
         true
     }
 
-    /// A `pause_writing`/`resume_writing` waits to be delivered.
+    /// The protocol's pause state, for delivering what is due.
     #[inline]
-    pub(crate) fn flow_due(&self) -> bool {
-        self.want_paused.get() != self.told_paused.get()
-    }
-
-    /// Takes the due notification: `Some(true)` for `pause_writing`,
-    /// `Some(false)` for `resume_writing`.
-    pub(crate) fn take_flow(&self) -> Option<bool> {
-        let want = self.want_paused.get();
-        if want == self.told_paused.replace(want) {
-            None
-        } else {
-            Some(want)
-        }
+    pub(crate) fn pause(&self) -> &PauseNotice {
+        &self.pause
     }
 
     pub(crate) fn set_limits(&self, high: usize, low: usize) {
@@ -464,6 +451,50 @@ fn read_fd(fd: BorrowedFd<'_>, kind: FdKind, buf: &mut [u8]) -> io::Result<usize
         FdKind::Pipe => rustix::io::read(fd, buf),
     };
     Ok(result?)
+}
+
+/// Whether a protocol should be paused (`pause_writing`) and what it was
+/// last told; they differ while a notification is due. The socket
+/// transport and the TLS layer both deliver through this, by the same
+/// rule: only when the protocol is not being called already.
+#[derive(Debug, Default)]
+pub(crate) struct PauseNotice {
+    want: Cell<bool>,
+    told: Cell<bool>,
+}
+
+impl PauseNotice {
+    /// Whether the protocol should be paused now.
+    pub(crate) fn wanted(&self) -> bool {
+        self.want.get()
+    }
+
+    /// Records what the protocol should be; a notification is due if that
+    /// differs from what it was told.
+    pub(crate) fn want(&self, paused: bool) {
+        self.want.set(paused);
+    }
+
+    /// A `pause_writing`/`resume_writing` waits to be delivered.
+    #[inline]
+    pub(crate) fn due(&self) -> bool {
+        self.want.get() != self.told.get()
+    }
+
+    /// Delivers what is due with `notify(pause)` while `can_call()` says
+    /// the protocol can take a call. A callback may flip the state again
+    /// (a `resume_writing` that writes a lot): a few rounds settle it, and
+    /// a change still pending is delivered after the protocol's next call.
+    pub(crate) fn deliver(&self, can_call: impl Fn() -> bool, mut notify: impl FnMut(bool)) {
+        for _ in 0..4 {
+            if !self.due() || !can_call() {
+                return;
+            }
+            let pause = self.want.get();
+            self.told.set(pause);
+            notify(pause);
+        }
+    }
 }
 
 #[cold]
