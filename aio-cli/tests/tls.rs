@@ -135,20 +135,25 @@ fn echo_through(port: u16, certs: &Certs, data: Vec<u8>) -> Vec<u8> {
     })
 }
 
+/// `aio connect --tls` to `127.0.0.1:port`, trusting the test CA.
+fn connect_tls(certs: &Certs, port: &str) -> Interactive {
+    Interactive::start(&[
+        "connect",
+        "--tls",
+        "--cacert",
+        &certs.ca(),
+        "127.0.0.1",
+        port,
+    ])
+}
+
 #[test]
 fn echo_over_tls_with_streams_and_protocol_talks_to_aio_connect() {
     let certs = Certs::new();
     for api in ["streams", "protocol"] {
         let server = tls_echo(api, &certs);
         let port = server.addr.port().to_string();
-        let mut connect = Interactive::start(&[
-            "connect",
-            "--tls",
-            "--cacert",
-            &certs.ca(),
-            "127.0.0.1",
-            &port,
-        ]);
+        let mut connect = connect_tls(&certs, &port);
         connect.send("hello over TLS\n");
         connect.expect_line("hello over TLS");
         connect.send("again\n");
@@ -210,23 +215,9 @@ fn chat_over_tls_welcomes_a_tls_client() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start(&args);
     let port = server.addr.port().to_string();
-    let mut alice = Interactive::start(&[
-        "connect",
-        "--tls",
-        "--cacert",
-        &certs.ca(),
-        "127.0.0.1",
-        &port,
-    ]);
+    let mut alice = connect_tls(&certs, &port);
     alice.expect_line("Welcome! 1 user(s) online.");
-    let mut bob = Interactive::start(&[
-        "connect",
-        "--tls",
-        "--cacert",
-        &certs.ca(),
-        "127.0.0.1",
-        &port,
-    ]);
+    let mut bob = connect_tls(&certs, &port);
     bob.expect_line("Welcome! 2 user(s) online.");
     let joined = alice.next_line().unwrap();
     assert!(joined.starts_with("* 127.0.0.1:") && joined.ends_with(" joined (2 online)\n"));
