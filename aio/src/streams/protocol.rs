@@ -32,8 +32,21 @@ impl Protocol for StreamProtocol {
         }
     }
 
+    // Receives straight into the reader's pending bytes (no copy out of
+    // the loop's buffer); `data_received` still serves a transport that
+    // calls it, such as TLS.
+    const APPENDS: bool = true;
+
     fn data_received(&mut self, data: &[u8]) {
         state::feed_data(&self.state, data);
+    }
+
+    #[inline]
+    fn append_received<F>(&mut self, receive: F) -> Option<io::Result<(usize, usize)>>
+    where
+        F: FnOnce(&mut Vec<u8>) -> io::Result<(usize, usize)>,
+    {
+        Some(state::receive(&self.state, receive))
     }
 
     fn eof_received(&mut self) -> bool {

@@ -8,7 +8,7 @@
 //! own (see `buffer`), so a line it hands out can be borrowed while the
 //! protocol goes on filling [`StreamState::incoming`].
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::io;
 use std::rc::Rc;
 use std::task::{Context, Waker};
@@ -119,6 +119,28 @@ pub(crate) fn feed_data(state: &RefCell<StreamState>, data: &[u8]) {
     }
     let mut s = state.borrow_mut();
     s.incoming.extend_from_slice(data);
+    fed(s);
+}
+
+/// The protocol's read: `read` appends to `incoming` (see
+/// `Protocol::append_received`), then, as [`feed_data`], the reader wakes
+/// and the transport may pause.
+#[inline]
+pub(crate) fn receive<F>(state: &RefCell<StreamState>, read: F) -> io::Result<(usize, usize)>
+where
+    F: FnOnce(&mut Vec<u8>) -> io::Result<(usize, usize)>,
+{
+    let mut s = state.borrow_mut();
+    let result = read(&mut s.incoming);
+    if let Ok((1.., _)) = result {
+        fed(s);
+    }
+    result
+}
+
+/// After bytes were added to `incoming`.
+#[inline]
+fn fed(mut s: RefMut<'_, StreamState>) {
     if !s.read_paused && s.buffered() > 2 * s.limit {
         if let Some(t) = &s.transport {
             t.pause_reading();

@@ -35,6 +35,7 @@ mod guard;
 mod io;
 mod pipe;
 mod protocol;
+mod recv;
 mod server;
 mod socket;
 mod state;

@@ -55,6 +55,12 @@ pub trait Protocol: 'static {
     #[doc(hidden)]
     const BUFFERED: bool = false;
 
+    /// Whether this protocol receives through
+    /// [`append_received`](Protocol::append_received); lets the read path
+    /// skip asking when it does not.
+    #[doc(hidden)]
+    const APPENDS: bool = false;
+
     /// The connection is up; keep a clone of `transport` to write.
     fn connection_made(&mut self, transport: &Transport) {
         let _ = transport;
@@ -97,6 +103,20 @@ pub trait Protocol: 'static {
     /// `nbytes` were written at the start of the last `get_buffer` buffer.
     fn buffer_updated(&mut self, nbytes: usize) {
         let _ = nbytes;
+    }
+
+    /// Receiving by appending, the streams layer's read path: call
+    /// `receive` with the vector new bytes should be appended to (the
+    /// read lands in its spare capacity, so nothing is copied), take note
+    /// of what it appended, and return its result; `None` if nothing was
+    /// received. Used only with `APPENDS`, in place of `data_received`.
+    #[doc(hidden)]
+    fn append_received<F>(&mut self, receive: F) -> Option<io::Result<(usize, usize)>>
+    where
+        F: FnOnce(&mut Vec<u8>) -> io::Result<(usize, usize)>,
+    {
+        let _ = receive;
+        None
     }
 }
 

@@ -226,11 +226,18 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
 
     #[inline]
     fn read_once(&self, buf: &mut [u8]) -> ReadStep {
-        // Into the protocol's own buffer (BufferedProtocol), or the loop's.
+        // Into the protocol's own buffer (BufferedProtocol), onto its own
+        // vector (the streams layer), or into the loop's.
         let result = if P::BUFFERED {
             match self.read_buffered() {
                 Some(r) => r,
                 None => return ReadStep::Drained, // protocol gone, panicked or no buffer
+            }
+        } else if P::APPENDS {
+            let read = |vec: &mut Vec<u8>| self.state.read_append(S::KIND, vec, buf);
+            match self.invoke(|p| p.append_received(read)).flatten() {
+                Some(r) => r,
+                None => return ReadStep::Drained, // protocol gone or panicked
             }
         } else {
             // `read_ready` saw CLOSING clear just now.

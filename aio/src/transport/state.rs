@@ -13,9 +13,10 @@ use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::Rc;
 
-use rustix::net::{RecvFlags, SendFlags};
+use rustix::net::SendFlags;
 
 use super::buffer::WriteBuffer;
+use super::recv::{read_append, read_fd};
 use super::DEFAULT_HIGH_WATER;
 use crate::runtime::reactor::{ready, Direction, IoState};
 
@@ -205,6 +206,20 @@ impl ConnState {
     pub(crate) fn read(&self, kind: FdKind, buf: &mut [u8]) -> io::Result<usize> {
         debug_assert_eq!(kind, self.kind());
         read_fd(self.fd()?, kind, buf)
+    }
+
+    /// One read appended to `vec`, with `overflow` (the loop's buffer)
+    /// taking what its spare capacity cannot (see `recv::read_append`).
+    /// Returns the bytes read and how many could have been.
+    #[inline]
+    pub(crate) fn read_append(
+        &self,
+        kind: FdKind,
+        vec: &mut Vec<u8>,
+        overflow: &mut [u8],
+    ) -> io::Result<(usize, usize)> {
+        debug_assert_eq!(kind, self.kind());
+        read_append(self.fd()?, kind, vec, overflow)
     }
 
     #[inline]
@@ -441,16 +456,6 @@ impl ConnState {
     pub(crate) fn limits(&self) -> (usize, usize) {
         (self.low.get(), self.high.get())
     }
-}
-
-/// One `recv` (or, for a pipe, `read`) on `fd`.
-#[inline]
-fn read_fd(fd: BorrowedFd<'_>, kind: FdKind, buf: &mut [u8]) -> io::Result<usize> {
-    let result = match kind {
-        FdKind::Socket => rustix::net::recv(fd, buf, RecvFlags::empty()).map(|(n, _)| n),
-        FdKind::Pipe => rustix::io::read(fd, buf),
-    };
-    Ok(result?)
 }
 
 /// Whether a protocol should be paused (`pause_writing`) and what it was
