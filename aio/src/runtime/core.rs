@@ -46,9 +46,8 @@ struct TaskSlot {
     /// `None` while the task is being polled, so the table is not borrowed
     /// across the poll.
     future: Option<Pin<Box<dyn Future<Output = ()>>>>,
-    /// The task's waker, cloned into every `Context` it is polled with.
-    waker: Waker,
-    /// The same waker, typed, to clear its `scheduled` flag.
+    /// The task's waker (`meta.waker`), typed, to clear its `scheduled`
+    /// flag.
     task_waker: Arc<TaskWaker>,
     /// Id, name and cancellation state, shared with handles.
     meta: Rc<TaskMeta>,
@@ -132,23 +131,23 @@ impl Core {
     pub(crate) fn spawn_with<H>(&self, build: impl FnOnce(Rc<TaskMeta>) -> SpawnParts<H>) -> H {
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
         let key = self.tasks.borrow().vacant_key();
-        let meta = Rc::new(TaskMeta {
-            id,
-            name: Cell::new(None),
-            key,
-            cancel_requested: Cell::new(false),
-            finished: Cell::new(false),
-        });
-        let (future, completion, handle) = build(meta.clone());
         let task_waker = Arc::new(TaskWaker {
             key,
             // The task goes on the ready queue right below.
             scheduled: std::sync::atomic::AtomicBool::new(true),
             shared: self.shared.clone(),
         });
+        let meta = Rc::new(TaskMeta {
+            id,
+            name: Cell::new(None),
+            key,
+            cancel_requested: Cell::new(false),
+            finished: Cell::new(false),
+            waker: Waker::from(task_waker.clone()),
+        });
+        let (future, completion, handle) = build(meta.clone());
         let inserted = self.tasks.borrow_mut().insert(TaskSlot {
             future: Some(future),
-            waker: Waker::from(task_waker.clone()),
             task_waker,
             meta,
             completion,
@@ -163,9 +162,9 @@ impl Core {
         let tasks = self.tasks.borrow();
         if let Some(slot) = tasks.get(key) {
             if slot.meta.id == id {
-                let waker = slot.waker.clone();
+                let meta = slot.meta.clone();
                 drop(tasks);
-                waker.wake();
+                meta.waker.wake_by_ref();
             }
         }
     }
@@ -332,7 +331,6 @@ impl Core {
             return; // a duplicate wake while the task is being polled
         };
         slot.task_waker.scheduled.store(false, Ordering::Release);
-        let waker = slot.waker.clone();
         let meta = slot.meta.clone();
         drop(tasks);
 
@@ -342,7 +340,7 @@ impl Core {
         }
         context::reset_budget();
         self.current.set(Some(key));
-        let mut cx = Context::from_waker(&waker);
+        let mut cx = Context::from_waker(&meta.waker);
         let result = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
         self.current.set(None);
         match result {

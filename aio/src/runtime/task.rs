@@ -55,6 +55,10 @@ pub(crate) struct TaskMeta {
     pub(crate) cancel_requested: Cell<bool>,
     /// Set once the task has a result, so a stale key is never scheduled.
     pub(crate) finished: Cell<bool>,
+    /// The task's waker. The loop lends it to every poll from here, behind
+    /// the `Rc` it clones anyway: cloning and dropping a `Waker` per poll
+    /// cost two atomic operations.
+    pub(crate) waker: Waker,
 }
 
 /// Where a task's outcome goes; typed by the task's output.
