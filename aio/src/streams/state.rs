@@ -44,8 +44,12 @@ pub(crate) struct StreamState {
     /// or one set by hand with `set_exception`. One slot for both sides
     /// (with `lost_with_error`) keeps this state a size class smaller.
     pub(crate) error: Option<io::Error>,
-    /// The task waiting for data.
+    /// The waker of the task that reads. It stays here between waits: a
+    /// task reading line after line waits with the same waker each time,
+    /// and cloning it again for every line cost two atomic operations.
     pub(crate) reader: Option<Waker>,
+    /// Whether that task waits for data now (is owed a wake-up).
+    pub(crate) reader_waiting: bool,
     /// Tasks in `drain` or `wait_closed`. One list for both: they wake on
     /// the same events (resume, loss) and each re-checks its own
     /// condition, which saves a list per connection.
@@ -68,6 +72,7 @@ impl StreamState {
             lost_with_error: false,
             error: None,
             reader: None,
+            reader_waiting: false,
             writers: WaitList::default(),
             transport: None,
         }))
@@ -102,8 +107,9 @@ impl StreamState {
     /// Parks the reading task until the next feed.
     pub(crate) fn wait_for_data(&mut self, cx: &Context<'_>) {
         self.resume_reading();
-        // Polled again with no feed in between (a spurious wake), the task
-        // left its waker already.
+        self.reader_waiting = true;
+        // The same task waiting again (the usual case) left its waker
+        // already.
         match &self.reader {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => self.reader = Some(cx.waker().clone()),
@@ -119,7 +125,7 @@ pub(crate) fn feed_data(state: &RefCell<StreamState>, data: &[u8]) {
     }
     let mut s = state.borrow_mut();
     s.incoming.extend_from_slice(data);
-    fed(s);
+    fed(state, s);
 }
 
 /// The protocol's read: `read` appends to `incoming` (see
@@ -133,24 +139,37 @@ where
     let mut s = state.borrow_mut();
     let result = read(&mut s.incoming);
     if let Ok((1.., _)) = result {
-        fed(s);
+        fed(state, s);
     }
     result
 }
 
 /// After bytes were added to `incoming`.
 #[inline]
-fn fed(mut s: RefMut<'_, StreamState>) {
+fn fed(state: &RefCell<StreamState>, mut s: RefMut<'_, StreamState>) {
     if !s.read_paused && s.buffered() > 2 * s.limit {
         if let Some(t) = &s.transport {
             t.pause_reading();
             s.read_paused = true;
         }
     }
-    let waiter = s.reader.take();
+    wake_reader(state, s);
+}
+
+/// Wakes the reading task if it waits, with the state released (a waker
+/// may run anything), and puts its waker back for the next wait.
+#[inline]
+fn wake_reader(state: &RefCell<StreamState>, mut s: RefMut<'_, StreamState>) {
+    if !s.reader_waiting {
+        return;
+    }
+    s.reader_waiting = false;
+    let Some(waker) = s.reader.take() else { return };
     drop(s);
-    if let Some(w) = waiter {
-        w.wake();
+    waker.wake_by_ref();
+    if let Ok(mut s) = state.try_borrow_mut() {
+        // Unless the woken side registered another meanwhile.
+        s.reader.get_or_insert(waker);
     }
 }
 
@@ -158,22 +177,14 @@ fn fed(mut s: RefMut<'_, StreamState>) {
 pub(crate) fn feed_eof(state: &RefCell<StreamState>) {
     let mut s = state.borrow_mut();
     s.eof = true;
-    let waiter = s.reader.take();
-    drop(s);
-    if let Some(w) = waiter {
-        w.wake();
-    }
+    wake_reader(state, s);
 }
 
 /// Records an error for reads to report once the buffer is spent.
 pub(crate) fn set_exception(state: &RefCell<StreamState>, error: io::Error) {
     let mut s = state.borrow_mut();
     s.error = Some(error);
-    let waiter = s.reader.take();
-    drop(s);
-    if let Some(w) = waiter {
-        w.wake();
-    }
+    wake_reader(state, s);
 }
 
 /// The connection is gone: reads end (with `error`, once the buffer is
@@ -186,12 +197,8 @@ pub(crate) fn connection_lost(state: &RefCell<StreamState>, error: Option<io::Er
         Some(e) => s.error = Some(e),
         None => s.eof = true,
     }
-    let reader = s.reader.take();
     let writers = s.writers.take();
-    drop(s);
-    if let Some(w) = reader {
-        w.wake();
-    }
+    wake_reader(state, s);
     wake_all(writers);
 }
 
