@@ -92,8 +92,9 @@ pub(crate) struct Core {
 static NEXT_TASK_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Core {
-    pub(crate) fn new() -> io::Result<Rc<Self>> {
-        let reactor = Reactor::new()?;
+    /// A loop whose steps take at most `events_per_poll` events.
+    pub(crate) fn new(events_per_poll: usize) -> io::Result<Rc<Self>> {
+        let reactor = Reactor::new(events_per_poll)?;
         let waker = reactor.new_waker()?;
         Ok(Rc::new(Core {
             shared: Arc::new(Shared::new(waker)),

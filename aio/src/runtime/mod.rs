@@ -40,4 +40,5 @@ pub use builder::{run, Builder, Handle, Runtime};
 pub use callbacks::{call_later, call_soon, yield_now, TimerHandle, YieldNow};
 pub use error::{set_error_handler, ErrorContext};
 pub use group::{GroupError, TaskGroup};
+pub use reactor::DEFAULT_EVENTS_PER_POLL;
 pub use task::{all_tasks, current_task, spawn, Task, TaskError, TaskRef};

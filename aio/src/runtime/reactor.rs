@@ -128,6 +128,19 @@ pub(crate) trait ReadyHandler {
 /// 16 KiB records per read.
 pub(crate) const READ_BUF_SIZE: usize = 64 * 1024;
 
+/// How many readiness events a loop step takes at most (see
+/// [`Builder::events_per_poll`](crate::runtime::Builder::events_per_poll)).
+///
+/// A step first reads every ready connection, then runs the tasks those
+/// reads woke. With 1,024 events a step, 500 connections sending 16 KiB
+/// each put 8 MiB between a read and its task, so the task (a `readline`
+/// scanning the line, the `send` copying it) found its bytes evicted from
+/// the cache: at 64, the streams echo's user time per request there fell
+/// from about 1.6 to 1.0 µs (medians of five runs).
+/// Everything left over stays ready in the kernel for the next step, which
+/// polls without blocking.
+pub const DEFAULT_EVENTS_PER_POLL: usize = 64;
+
 /// The per-source state the loop and the source's owner share.
 pub(crate) struct IoState {
     /// Cached readiness bits (see [`ready`]).
@@ -232,13 +245,13 @@ pub(crate) struct Reactor {
 }
 
 impl Reactor {
-    pub(crate) fn new() -> io::Result<Self> {
+    pub(crate) fn new(events_per_poll: usize) -> io::Result<Self> {
         let poll = MioPoll::new()?;
         let registry = poll.registry().try_clone()?;
         Ok(Reactor {
             poll: RefCell::new(poll),
             registry,
-            events: RefCell::new(Events::with_capacity(1024)),
+            events: RefCell::new(Events::with_capacity(events_per_poll)),
             sources: RefCell::new(Slab::new()),
             retired: RefCell::new(Retired::default()),
             unreleased: RefCell::new(Vec::new()),
