@@ -108,8 +108,9 @@ pub trait Protocol: 'static {
     /// Receiving by appending, the streams layer's read path: call
     /// `receive` with the vector new bytes should be appended to (the
     /// read lands in its spare capacity, so nothing is copied), take note
-    /// of what it appended, and return its result; `None` if nothing was
-    /// received. Used only with `APPENDS`, in place of `data_received`.
+    /// of what it appended, and return its result; `None` if it did not
+    /// call `receive` (reading then stops until the next readiness event).
+    /// Used only with `APPENDS`, in place of `data_received`.
     #[doc(hidden)]
     fn append_received<F>(&mut self, receive: F) -> Option<io::Result<(usize, usize)>>
     where
