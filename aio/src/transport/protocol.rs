@@ -109,7 +109,7 @@ pub trait Protocol: 'static {
     /// `receive` with the vector new bytes should be appended to (the
     /// read lands in its spare capacity, so nothing is copied), take note
     /// of what it appended, and return its result; `None` if it did not
-    /// call `receive` (reading then stops until the next readiness event).
+    /// call `receive` (reading then stops until more data arrives).
     /// Used only with `APPENDS`, in place of `data_received`.
     #[doc(hidden)]
     fn append_received<F>(&mut self, receive: F) -> Option<io::Result<(usize, usize)>>
