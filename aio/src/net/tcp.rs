@@ -1,9 +1,9 @@
 //! TCP: the `sock_accept` / `sock_recv` / `sock_sendall` layer.
 
 use std::fmt;
-use std::future::{poll_fn, Future};
-use std::io::{self, IoSlice};
-use std::net::{Shutdown, SocketAddr};
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
 use std::task::{ready, Context, Poll};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -253,113 +253,7 @@ impl TcpStream {
         )
     }
 
-    /// Reads some bytes (asyncio's `sock_recv`); `Ok(0)` means EOF.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: no data is lost if the future is dropped.
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_read(cx, buf)).await
-    }
-
-    /// Writes some bytes; returns how many.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_write(cx, buf)).await
-    }
-
-    /// Writes all of `buf` (asyncio's `sock_sendall`).
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel-safe: part of `buf` may have been sent.
-    // Not an `async fn`: returning the shared future itself keeps a
-    // connection's state one level smaller.
-    pub fn write_all<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + 'a {
-        stream::write_all(&self.io, buf)
-    }
-
-    /// Waits until the socket is readable: data, EOF or an error waits,
-    /// so the next [`try_read`](Self::try_read) makes progress (or, after
-    /// a spurious wake-up, says `WouldBlock`). Holds no buffer while it
-    /// waits, so a server with many idle connections can read them all
-    /// into one buffer of its own.
-    ///
-    /// # Errors
-    ///
-    /// None today; the `Result` leaves room for a closed loop.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe.
-    pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.registration().poll_ready(cx, Direction::Read)).await;
-        Ok(())
-    }
-
-    /// Reads without waiting: `Ok(0)` at EOF, `WouldBlock` when nothing
-    /// is ready (then await [`readable`](Self::readable)).
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or the OS's error.
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream::try_read(&self.io, buf)
-    }
-
-    /// Waits until the socket can take more bytes (or has an error to
-    /// report).
-    ///
-    /// # Errors
-    ///
-    /// None today; the `Result` leaves room for a closed loop.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe.
-    pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.registration().poll_ready(cx, Direction::Write)).await;
-        Ok(())
-    }
-
-    /// Writes without waiting; returns how many bytes the kernel took, or
-    /// `WouldBlock` when it has no room (then await
-    /// [`writable`](Self::writable)).
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or the OS's error (`BrokenPipe` after a reset).
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::try_write(&self.io, buf)
-    }
-
-    /// Polls a read.
-    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        stream::poll_read(&self.io, cx, buf)
-    }
-
-    /// Polls a write.
-    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        stream::poll_write(&self.io, cx, buf)
-    }
-
-    /// Polls a vectored write (`writev`).
-    pub fn poll_write_vectored(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        stream::poll_write_vectored(&self.io, cx, bufs)
-    }
-
-    /// Shuts down one or both directions; `Shutdown::Write` sends EOF
-    /// (half-close) while reading goes on.
-    ///
-    /// # Errors
-    ///
-    /// The OS's error (e.g. not connected).
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.io().shutdown(how)
-    }
+    stream::byte_stream_methods!();
 
     /// The remote address.
     ///

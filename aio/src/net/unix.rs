@@ -1,9 +1,8 @@
 //! Unix domain stream sockets.
 
 use std::fmt;
-use std::future::{poll_fn, Future};
-use std::io::{self, IoSlice};
-use std::net::Shutdown;
+use std::future::poll_fn;
+use std::io;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{ready, Context, Poll};
@@ -112,104 +111,7 @@ impl UnixStream {
         ))
     }
 
-    /// Reads some bytes; `Ok(0)` at EOF.
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_read(cx, buf)).await
-    }
-
-    /// Writes some bytes.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_write(cx, buf)).await
-    }
-
-    /// Writes all of `buf`.
-    // Not an `async fn`: returning the shared future itself keeps a
-    // connection's state one level smaller.
-    pub fn write_all<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + 'a {
-        stream::write_all(&self.io, buf)
-    }
-
-    /// Waits until the socket is readable: data, EOF or an error waits,
-    /// so the next [`try_read`](Self::try_read) makes progress (or, after
-    /// a spurious wake-up, says `WouldBlock`). Holds no buffer while it
-    /// waits, so a server with many idle connections can read them all
-    /// into one buffer of its own.
-    ///
-    /// # Errors
-    ///
-    /// None today; the `Result` leaves room for a closed loop.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe.
-    pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.registration().poll_ready(cx, Direction::Read)).await;
-        Ok(())
-    }
-
-    /// Reads without waiting: `Ok(0)` at EOF, `WouldBlock` when nothing
-    /// is ready (then await [`readable`](Self::readable)).
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or the OS's error.
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream::try_read(&self.io, buf)
-    }
-
-    /// Waits until the socket can take more bytes (or has an error to
-    /// report).
-    ///
-    /// # Errors
-    ///
-    /// None today; the `Result` leaves room for a closed loop.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe.
-    pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.registration().poll_ready(cx, Direction::Write)).await;
-        Ok(())
-    }
-
-    /// Writes without waiting; returns how many bytes the kernel took, or
-    /// `WouldBlock` when it has no room (then await
-    /// [`writable`](Self::writable)).
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or the OS's error (`BrokenPipe` after a reset).
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::try_write(&self.io, buf)
-    }
-
-    /// Polls a read.
-    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        stream::poll_read(&self.io, cx, buf)
-    }
-
-    /// Polls a write.
-    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        stream::poll_write(&self.io, cx, buf)
-    }
-
-    /// Polls a vectored write.
-    pub fn poll_write_vectored(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        stream::poll_write_vectored(&self.io, cx, bufs)
-    }
-
-    /// Shuts down one or both directions.
-    ///
-    /// # Errors
-    ///
-    /// The OS's error.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.io().shutdown(how)
-    }
+    stream::byte_stream_methods!();
 
     /// The peer's address.
     ///
