@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
+use std::time::Duration;
 
 use aio::streams::{start_server, StreamReader, StreamWriter};
 
@@ -33,8 +34,15 @@ fn one_event_per_step_still_serves_every_ready_connection() {
         // The clients run on a thread of their own: every one connects and
         // sends before any reads, so their lines are ready together.
         let clients = aio::spawn_blocking(move || {
+            // A lost event would leave a client waiting for its echo
+            // forever: the read timeout turns that into a failure.
             let mut streams: Vec<TcpStream> = (0..CLIENTS)
-                .map(|_| TcpStream::connect(addr).expect("connect"))
+                .map(|_| {
+                    let s = TcpStream::connect(addr).expect("connect");
+                    s.set_read_timeout(Some(Duration::from_secs(30)))
+                        .expect("read timeout");
+                    s
+                })
                 .collect();
             for (i, s) in streams.iter_mut().enumerate() {
                 s.write_all(format!("line {i}\n").as_bytes()).expect("send");
@@ -43,7 +51,9 @@ fn one_event_per_step_still_serves_every_ready_connection() {
                 .into_iter()
                 .map(|s| {
                     let mut line = String::new();
-                    BufReader::new(s).read_line(&mut line).expect("read");
+                    BufReader::new(s)
+                        .read_line(&mut line)
+                        .expect("no echo within 30 s (an event lost?)");
                     line
                 })
                 .collect::<Vec<_>>()
