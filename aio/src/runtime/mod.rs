@@ -17,12 +17,14 @@
 //! - `blocking` — the `spawn_blocking` pool, the one cross-thread path.
 //! - `group` — `TaskGroup`.
 //! - `builder` — `run`, `Runtime`, thread-per-core workers, `Handle`.
+//! - `affinity` — pinning workers to CPUs.
 //!
 //! Invariants: a task's future is polled only by the loop step and only on
 //! the loop's thread; a cancelled task's future is dropped by the loop
 //! step, never inside `cancel()`; a source's readiness bit is cleared only
 //! after an operation returned `WouldBlock` or a short read.
 
+pub(crate) mod affinity;
 pub(crate) mod blocking;
 pub(crate) mod builder;
 pub(crate) mod callbacks;
