@@ -182,7 +182,9 @@ pub(crate) struct SqlArgs {
     pub(crate) db: Option<PathBuf>,
     /// PostgreSQL instead of SQLite: postgres://USER:PASSWORD@HOST:PORT/DB
     /// or a key=value string; HOST may be the server's socket directory.
-    /// No TLS: sslmode=require is refused.
+    /// What it leaves out comes from PGHOST, PGPORT, PGUSER, PGDATABASE,
+    /// PGPASSWORD and ~/.pgpass (or PGPASSFILE), as in psql. No TLS:
+    /// sslmode=require is refused.
     #[arg(long, value_name = "URL")]
     pub(crate) postgres: Option<String>,
     /// Connections in the pool (1 to 32): SQLite runs each query on a

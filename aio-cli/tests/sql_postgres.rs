@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use support::postgres::{free_port, Cluster, GUARDED_PASSWORD, GUARDED_USER};
 use support::pty::Pty;
-use support::sql::{common, find, run, sorted_answers, Session};
+use support::sql::{common, find, run, run_with_env, sorted_answers, Session};
 
 /// The shared cluster and a new database in it, with its URL; `None`
 /// when the test is skipped.
@@ -390,4 +390,106 @@ fn a_bad_password_or_a_missing_database_is_a_one_line_error() {
         &["--postgres", "postgres://u:secret@host:notaport/db"],
         &["invalid --postgres URL"],
     );
+}
+
+#[test]
+fn pghost_pgport_pguser_and_pgdatabase_fill_in_what_the_url_leaves_out() {
+    let Some((cluster, url)) = database("environment") else {
+        return;
+    };
+    let name = url.rsplit('/').next().expect("a database name");
+    let port = cluster.port.to_string();
+    let socket_dir = cluster.socket_dir().display().to_string();
+    for host in ["127.0.0.1", socket_dir.as_str()] {
+        let vars = [
+            ("PGHOST", host),
+            ("PGPORT", port.as_str()),
+            ("PGUSER", "postgres"),
+            ("PGDATABASE", name),
+        ];
+        let (lines, stderr, status) = run_with_env(
+            &["--postgres", "postgres://"],
+            &vars,
+            "SELECT current_database()\n",
+        );
+        assert!(status.success(), "{host}: {status}: {stderr}");
+        assert_eq!(
+            lines,
+            ["Selected 1 rows by query: SELECT current_database()"]
+        );
+    }
+    // The URL wins: a wrong PGPORT does not matter when the URL has a port.
+    let (_, stderr, status) = run_with_env(&["--postgres", &url], &[("PGPORT", "1")], "SELECT 1\n");
+    assert!(status.success(), "{status}: {stderr}");
+    fails_with_env(
+        &[("PGPORT", "eighty")],
+        "invalid PGPORT \"eighty\": not a port number",
+    );
+}
+
+#[test]
+fn the_password_comes_from_pgpassword_or_a_private_password_file() {
+    let Some((cluster, url)) = database("password") else {
+        return;
+    };
+    let name = url.rsplit('/').next().expect("a database name");
+    let bare = format!(
+        "postgres://{GUARDED_USER}@127.0.0.1:{}/{name}",
+        cluster.port
+    );
+    let logged_in = |vars: &[(&str, &str)]| {
+        let (lines, stderr, status) = run_with_env(&["--postgres", &bare], vars, "SELECT 1\n");
+        assert!(status.success(), "{vars:?}: {status}: {stderr}");
+        assert_eq!(lines, ["Selected 1 rows by query: SELECT 1"]);
+    };
+    logged_in(&[("PGPASSWORD", GUARDED_PASSWORD)]);
+
+    let dir = std::env::temp_dir().join(format!("aio-sql-pgpass-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    let file = dir.join("pgpass");
+    std::fs::write(
+        &file,
+        format!(
+            "127.0.0.1:{port}:{name}:someone_else:wrong\n\
+             127.0.0.1:{port}:*:{GUARDED_USER}:{GUARDED_PASSWORD}\n",
+            port = cluster.port
+        ),
+    )
+    .expect("write the password file");
+    let path = file.display().to_string();
+    set_mode(&file, 0o600);
+    logged_in(&[("PGPASSFILE", &path)]);
+
+    // A file others may read is not used, and the warning says why.
+    set_mode(&file, 0o644);
+    let (_, stderr, status) = run_with_env(
+        &["--postgres", &bare],
+        &[("PGPASSFILE", &path)],
+        "SELECT 1\n",
+    );
+    assert!(
+        !status.success(),
+        "logged in with an unsafe password file: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "password file {path} not used: group or others may read it"
+        )),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sets `file`'s permission bits.
+fn set_mode(file: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// `aio sql --postgres postgres://` with `vars` fails at once, and its
+/// error contains `needle`.
+fn fails_with_env(vars: &[(&str, &str)], needle: &str) {
+    let (lines, stderr, status) = run_with_env(&["--postgres", "postgres://"], vars, "");
+    assert!(!status.success(), "{lines:?}");
+    assert!(stderr.contains(needle), "no {needle:?} in {stderr}");
 }

@@ -23,6 +23,7 @@
 //!   `pg_sleep` does not run on after the app has gone.
 
 mod connect;
+mod environment;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -95,6 +96,7 @@ pub(super) async fn open(url: &str, size: usize) -> io::Result<Opened<Postgres>>
             ));
             false
         });
+    warnings.extend(target.take_file_problem());
     // The others all at once.
     let others: Vec<_> = (1..size)
         .map(|_| {

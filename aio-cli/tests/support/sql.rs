@@ -10,9 +10,36 @@ use std::thread;
 pub use super::wait_with_guard;
 use super::GUARD;
 
+/// The libpq variables `aio sql` reads. The tests clear them, and point
+/// `PGPASSFILE` at a file that does not exist, so a developer's own
+/// settings and `~/.pgpass` do not change what a test sees.
+const PG_VARIABLES: [&str; 10] = [
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGAPPNAME",
+    "PGOPTIONS",
+    "PGCONNECT_TIMEOUT",
+];
+
 /// Starts `aio sql ARGS` with piped stdin, stdout and stderr.
 pub fn start(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_aio"))
+    start_with_env(args, &[])
+}
+
+/// [`start`], with these environment variables set.
+pub fn start_with_env(args: &[&str], vars: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aio"));
+    for name in PG_VARIABLES {
+        command.env_remove(name);
+    }
+    command.env("PGPASSFILE", "/nonexistent/aio-tests/pgpass");
+    command
+        .envs(vars.iter().copied())
         .arg("sql")
         .args(args)
         .env_remove("RUST_LOG")
@@ -27,7 +54,16 @@ pub fn start(args: &[&str]) -> Child {
 /// Runs `aio sql ARGS` with `queries` on stdin (then EOF); returns its
 /// stdout lines, stderr and exit status.
 pub fn run(args: &[&str], queries: &str) -> (Vec<String>, String, ExitStatus) {
-    super::feed_and_wait(start(args), queries.as_bytes())
+    run_with_env(args, &[], queries)
+}
+
+/// [`run`], with these environment variables set.
+pub fn run_with_env(
+    args: &[&str],
+    vars: &[(&str, &str)],
+    queries: &str,
+) -> (Vec<String>, String, ExitStatus) {
+    super::feed_and_wait(start_with_env(args, vars), queries.as_bytes())
 }
 
 /// Runs `queries` with `args`, checks it exits 0, and returns the

@@ -13,9 +13,11 @@
 //! its port or the single one (default 5432), `hostaddr`, and
 //! `connect_timeout`. With no host at all, the Unix socket directory is
 //! libpq's default: `/var/run/postgresql` (Debian's), or `/tmp` where that
-//! does not exist. TLS is not built: `sslmode=require` is refused by
+//! does not exist. What the URL leaves out comes from the `PG*` variables
+//! and the password file, as in libpq (`environment`). TLS is not built: `sslmode=require` is refused by
 //! tokio-postgres, and the default `prefer` connects without it.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::poll_fn;
 use std::net::SocketAddr;
@@ -30,9 +32,10 @@ use tokio_postgres::config::Host;
 use tokio_postgres::{AsyncMessage, CancelToken, Client, Config, Connection, NoTls};
 
 use super::describe;
+use super::environment::{self, Login};
 
 /// The port when the URL names none.
-const DEFAULT_PORT: u16 = 5432;
+pub(super) const DEFAULT_PORT: u16 = 5432;
 
 /// Where the server's Unix socket is looked for when the URL names no
 /// host, in order.
@@ -44,6 +47,12 @@ pub(super) struct Target {
     config: Config,
     /// The URL's hosts, tried in turn until one answers.
     places: Vec<Place>,
+    /// Where to look for a password when neither the URL nor
+    /// `PGPASSWORD` gives one.
+    password_file: Option<PathBuf>,
+    /// Why that file was not used, once it was found unusable: told once,
+    /// with the session's warnings or with the error it may explain.
+    file_problem: RefCell<Option<String>>,
 }
 
 /// One address a server may be listening on.
@@ -144,10 +153,63 @@ impl Target {
     /// ports do not pair up. The message never repeats the URL, which may
     /// hold a password.
     pub(super) fn parse(url: &str) -> Result<Target, String> {
-        let config = Config::from_str(url)
+        Target::parse_with(url, |name| std::env::var(name).ok())
+    }
+
+    /// [`Target::parse`], with the environment read by `var`.
+    fn parse_with(url: &str, var: impl Fn(&str) -> Option<String>) -> Result<Target, String> {
+        let mut config = Config::from_str(url)
             .map_err(|e| format!("invalid --postgres URL: {}", describe(&e)))?;
+        environment::apply(&mut config, &var)?;
         let places = places(&config, Path::exists)?;
-        Ok(Target { config, places })
+        let password_file = environment::password_file(&var);
+        Ok(Target {
+            config,
+            places,
+            password_file,
+            file_problem: RefCell::new(None),
+        })
+    }
+
+    /// The login settings for `place`: the target's, with the password
+    /// file's password for that place when nothing else gave one. A file
+    /// that cannot be used is skipped, and the server then says whether it
+    /// wanted a password.
+    fn config_for(&self, place: &Place) -> Config {
+        let mut config = self.config.clone();
+        if let Some(password) = self.password_from_file(place) {
+            config.password(password);
+        }
+        config
+    }
+
+    /// The password file's password for logging in at `place`, when the
+    /// URL and the environment gave none.
+    fn password_from_file(&self, place: &Place) -> Option<String> {
+        let file = self.password_file.as_ref()?;
+        if self.config.get_password().is_some() {
+            return None;
+        }
+        let user = self.config.get_user()?;
+        let (host, port) = match place {
+            Place::Tcp { host, port } => (host.clone(), *port),
+            Place::Unix { socket } => (file_host(socket), socket_port(socket)),
+        };
+        let login = Login {
+            host: &host,
+            port,
+            database: self.config.get_dbname().unwrap_or(user),
+            user,
+        };
+        environment::password_from_file(file, &login).unwrap_or_else(|problem| {
+            self.file_problem.replace(Some(problem));
+            None
+        })
+    }
+
+    /// Why the password file was not used, if it was not; told once.
+    pub(super) fn take_file_problem(&self) -> Option<String> {
+        self.file_problem.take()
     }
 
     /// The database's name for the screen: the URL's, or else the user's
@@ -179,6 +241,8 @@ impl Target {
                 Err(message) => failures.push(format!("PostgreSQL at {place}: {message}")),
             }
         }
+        // A login refused for want of a password the file would have given.
+        failures.extend(self.take_file_problem());
         Err(failures.join("; "))
     }
 
@@ -190,13 +254,16 @@ impl Target {
                     .await
                     .map_err(|e| e.to_string())?;
                 let peer = stream.peer_addr().map_err(|e| e.to_string())?;
-                (self.log_in(stream).await?, Peer::Tcp(peer))
+                (self.log_in(place, stream).await?, Peer::Tcp(peer))
             }
             Place::Unix { socket } => {
                 let stream = UnixStream::connect(socket)
                     .await
                     .map_err(|e| e.to_string())?;
-                (self.log_in(stream).await?, Peer::Unix(socket.clone()))
+                (
+                    self.log_in(place, stream).await?,
+                    Peer::Unix(socket.clone()),
+                )
             }
         };
         Ok(Link { client, peer })
@@ -205,12 +272,12 @@ impl Target {
     /// The startup and authentication exchange over `stream`; then the
     /// connection's driver runs as a task of its own until the client is
     /// dropped or the server goes away.
-    async fn log_in<S>(&self, stream: S) -> Result<Client, String>
+    async fn log_in<S>(&self, place: &Place, stream: S) -> Result<Client, String>
     where
         S: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let (client, connection) = self
-            .config
+            .config_for(place)
             .connect_raw(stream, NoTls)
             .await
             .map_err(|e| describe(&e))?;
@@ -287,6 +354,27 @@ fn unix_place(dir: &Path, port: Option<u16>) -> Place {
     Place::Unix {
         socket: dir.join(format!(".s.PGSQL.{port}")),
     }
+}
+
+/// How the password file names the host of a Unix socket: `localhost`
+/// for a default directory, as libpq does, or else the directory.
+fn file_host(socket: &Path) -> String {
+    match socket.parent() {
+        Some(dir) if DEFAULT_SOCKET_DIRS.iter().any(|d| Path::new(d) == dir) => {
+            "localhost".to_string()
+        }
+        Some(dir) => dir.display().to_string(),
+        None => "localhost".to_string(),
+    }
+}
+
+/// The port in a server socket's name (`.s.PGSQL.5432`).
+fn socket_port(socket: &Path) -> u16 {
+    socket
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(DEFAULT_PORT)
 }
 
 /// `limit` in seconds, for a message.
