@@ -15,6 +15,8 @@
 #   BENCH_WARMUP    unmeasured seconds before it (1; smoke 0.2)
 #   BENCH_CONNS     connection counts ("1 50 500")
 #   BENCH_SIZES     message sizes in bytes ("64 1024 16384")
+#   BENCH_CELLS     only these CONNSxSIZE cells instead of the grid, e.g. "50x1024
+#                   500x16384" (the two cells the targets are judged on)
 #   BENCH_SERVERS   only these servers (names as in the table), space-separated
 #   BENCH_REPEAT    rounds over the whole grid (1)
 #   BENCH_PICK      with several rounds, the table shows the "best" round of each
@@ -55,6 +57,21 @@ else
     conns_list=${BENCH_CONNS:-1 50 500}
     sizes_list=${BENCH_SIZES:-64 1024 16384}
 fi
+# The cells to run, as CONNSxSIZE words: BENCH_CELLS, or the grid.
+cells=${BENCH_CELLS:-}
+if [[ -z $cells ]]; then
+    for conns in $conns_list; do
+        for size in $sizes_list; do
+            cells+="${conns}x$size "
+        done
+    done
+fi
+for cell in $cells; do
+    if [[ ! $cell =~ ^[0-9]+x[0-9]+$ ]]; then
+        note "BENCH_CELLS: '$cell' is not CONNSxSIZE (like 50x1024)"
+        exit 2
+    fi
+done
 repeat=${BENCH_REPEAT:-1}
 max_retries=${BENCH_RETRIES:-2}
 clk_tck=$(getconf CLK_TCK)
@@ -166,23 +183,22 @@ measure() {
 
 ncells=0
 for round in $(seq "$repeat"); do
-    for conns in $conns_list; do
-        for size in $sizes_list; do
-            for name in "${servers[@]}"; do
-                if [[ -n ${skipped[$name]:-} ]]; then continue; fi
-                server_argv "$name"
-                if ((${#argv[@]} == 0)); then
-                    skip "$name" "not available here (see above)"
-                    continue
-                fi
-                retries_left=$max_retries
-                while true; do
-                    rc=0
-                    measure "$name" "$conns" "$size" "$round" || rc=$?
-                    ((rc == 2)) || break
-                    note "$name: neither side was busy (host stall?); measuring again"
-                    retries_left=$((retries_left - 1))
-                done
+    for cell in $cells; do
+        conns=${cell%x*} size=${cell#*x}
+        for name in "${servers[@]}"; do
+            if [[ -n ${skipped[$name]:-} ]]; then continue; fi
+            server_argv "$name"
+            if ((${#argv[@]} == 0)); then
+                skip "$name" "not available here (see above)"
+                continue
+            fi
+            retries_left=$max_retries
+            while true; do
+                rc=0
+                measure "$name" "$conns" "$size" "$round" || rc=$?
+                ((rc == 2)) || break
+                note "$name: neither side was busy (host stall?); measuring again"
+                retries_left=$((retries_left - 1))
             done
         done
     done

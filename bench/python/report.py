@@ -71,6 +71,7 @@ def figures(run, clk_tck):
         "client": client,
         "server_util": server,
         "conns": run.get("conns") or 0,
+        "completed": n,
         "errors": (run.get("errors") or 0) + (run.get("connect_errors") or 0),
         "first_error": run.get("first_error"),
     }
@@ -224,60 +225,105 @@ def markdown(meta, table, servers, cells, pick, rounds):
         out.append("")
         out.append("## Targets (issue 5)")
         out.append("")
-        out.append("The verdict is on the table's figures; the last column is the same ratio "
-                   "within each round (the servers of a round run back to back, so they "
-                   "share its noise).")
+        out.append("\"each round\" is the ratio within one round: the servers of a round "
+                   "run back to back and share its noise. CPU per request is judged on all "
+                   "rounds pooled (\"pooled\": their CPU over their requests, since user "
+                   f"time comes in 10 ms ticks); rps and p99, with {PAIRED_MIN_ROUNDS} or more "
+                   "rounds, on the median of the per-round ratios (\"paired\"), otherwise "
+                   "on the table's figures (\"table\"), which the second column shows.")
         out.append("")
-        out.append("| target | measured | met | each round |")
-        out.append("|---|---:|:---:|---|")
-        for desc, value, ok, each in targets:
-            out.append(f"| {desc} | {value} | {'yes' if ok else '**no**'} | {each} |")
+        out.append("| target | table | judged | met | each round |")
+        out.append("|---|---:|---:|:---:|---|")
+        for desc, table_r, judged, ok, each in targets:
+            out.append(f"| {desc} | {table_r} | {judged} | {'yes' if ok else '**no**'} "
+                       f"| {each} |")
     return "\n".join(out) + "\n"
 
 
-def round_ratios(rounds, cell, server, ref, key):
-    """`server`'s `key` over `ref`'s, round by round, as "1.02 / 0.97"."""
+def paired_rounds(rounds, cell, server, ref):
+    """(server's figures, ref's figures) for every round in which both ran."""
     by_round = rounds.get(cell, {})
     mine, theirs = by_round.get(server, {}), by_round.get(ref, {})
-    out = [ratio(mine[n].get(key), theirs[n].get(key)) for n in sorted(mine) if n in theirs]
-    return " / ".join(fmt(r, 2) for r in out) or "–"
+    return [(mine[n], theirs[n]) for n in sorted(mine) if n in theirs]
+
+
+def round_ratios(pairs, key):
+    """`key`'s ratio within each round of `pairs`."""
+    out = [ratio(a.get(key), b.get(key)) for a, b in pairs]
+    return [r for r in out if r is not None]
+
+
+def pooled(figs, key):
+    """A per-request figure over several rounds taken together: all the CPU
+    they used over all the requests they served."""
+    got = [(f[key], f["completed"]) for f in figs if f.get(key) is not None and f["completed"]]
+    n = sum(c for _, c in got)
+    return sum(v * c for v, c in got) / n if n else None
+
+
+# CPU per request is judged on all the rounds pooled. User time comes from
+# 10 ms ticks, and at 50 x 1 KiB a 3 s run of the mio loop spends only 4 to 11
+# of them in user space, so one round's ratio is mostly rounding; pooling adds
+# the ticks up before dividing. Rates and latencies are judged, from this many
+# rounds on, on the median of their per-round ratios: the servers of one round
+# run back to back and share its host noise, while the host drifts by ±20 %
+# between rounds, and a ratio of two medians can pair one server's calm round
+# with the other's disturbed one.
+PAIRED_MIN_ROUNDS = 3
+POOLED_KEYS = ("usr", "sys", "cpu")
+
+
+def judge(pairs, key, table_ratio):
+    """The ratio a target is judged on, and how it was taken."""
+    if key in POOLED_KEYS and pairs:
+        mine = pooled([a for a, _ in pairs], key)
+        theirs = pooled([b for _, b in pairs], key)
+        r = ratio(mine, theirs)
+        if r is not None:
+            return r, "pooled"
+    each = round_ratios(pairs, key)
+    if key not in POOLED_KEYS and len(each) >= PAIRED_MIN_ROUNDS:
+        return median(each), "paired"
+    return table_ratio, "table"
 
 
 def target_checks(table, rounds):
-    """The issue's speed targets that this run can judge, as (target,
-    measured, met, the ratio in each round)."""
+    """The issue's speed targets that this run can judge, as (target, the
+    table's ratio, the ratio judged, met, the ratio in each round)."""
     checks = []
-    mid = table.get((50, 1024), {})
 
-    def check(desc, server, key, ref, limit, strict=False):
-        a = mid.get(server, {}).get(key)
-        b = mid.get(ref, {}).get(key)
+    def add(desc, cell, server, ref, key, good):
+        a = table.get(cell, {}).get(server, {}).get(key)
+        b = table.get(cell, {}).get(ref, {}).get(key)
         r = ratio(a, b)
         if r is None:
             return
-        ok = r < limit if strict else r <= limit
-        each = round_ratios(rounds, (50, 1024), server, ref, key)
-        checks.append((desc, f"{r:.2f}×", ok, each))
+        pairs = paired_rounds(rounds, cell, server, ref)
+        each = round_ratios(pairs, key)
+        judged, how = judge(pairs, key, r)
+        shown = f"{judged:.2f}× ({how})"
+        each_s = " / ".join(fmt(x, 2) for x in each) or "–"
+        checks.append((desc, f"{r:.2f}×", shown, good(judged), each_s))
 
-    check("protocol: usr CPU/req ≤ 1.25× mio (50×1 KiB)", "aio-protocol", "usr", "mio", 1.25)
-    check("protocol: total CPU/req ≤ 1.05× mio (50×1 KiB)", "aio-protocol", "cpu", "mio", 1.05)
-    check("streams: usr CPU/req ≤ 2× mio (50×1 KiB)", "aio-streams", "usr", "mio", 2.0)
-    check("streams: usr CPU/req below tokio-lines (50×1 KiB)", "aio-streams", "usr",
-          "tokio-lines", 1.0, strict=True)
-    check("sockets: total CPU/req ≤ tokio (50×1 KiB)", "aio-sockets", "cpu", "tokio", 1.0)
-    big = table.get((500, 16384), {})
-    tok = big.get(REF_TOKIO)
-    if tok:
-        for server in ("aio-protocol", "aio-streams", "aio-sockets"):
-            f = big.get(server)
-            if not f:
-                continue
-            for key, desc, good in (("rps", "rps ≥ tokio", lambda r: r >= 1.0),
-                                    ("p99", "p99 ≤ tokio", lambda r: r <= 1.0)):
-                r = ratio(f[key], tok[key])
-                if r is not None:
-                    each = round_ratios(rounds, (500, 16384), server, REF_TOKIO, key)
-                    checks.append((f"{server}: {desc} (500×16 KiB)", f"{r:.2f}×", good(r), each))
+    def at_most(limit):
+        return lambda r: r <= limit
+
+    mid = (50, 1024)
+    add("protocol: usr CPU/req ≤ 1.25× mio (50×1 KiB)", mid, "aio-protocol", "mio", "usr",
+        at_most(1.25))
+    add("protocol: total CPU/req ≤ 1.05× mio (50×1 KiB)", mid, "aio-protocol", "mio", "cpu",
+        at_most(1.05))
+    add("streams: usr CPU/req ≤ 2× mio (50×1 KiB)", mid, "aio-streams", "mio", "usr",
+        at_most(2.0))
+    add("streams: usr CPU/req below tokio-lines (50×1 KiB)", mid, "aio-streams", "tokio-lines",
+        "usr", lambda r: r < 1.0)
+    add("sockets: total CPU/req ≤ tokio (50×1 KiB)", mid, "aio-sockets", "tokio", "cpu",
+        at_most(1.0))
+    big = (500, 16384)
+    for server in ("aio-protocol", "aio-streams", "aio-sockets"):
+        add(f"{server}: rps ≥ tokio (500×16 KiB)", big, server, REF_TOKIO, "rps",
+            lambda r: r >= 1.0)
+        add(f"{server}: p99 ≤ tokio (500×16 KiB)", big, server, REF_TOKIO, "p99", at_most(1.0))
     return checks
 
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# User-space CPU time per echo round trip, sampled at a fine grain with perf.
+#
+#   bench/usertime.sh [SERVER...]     default: the Rust servers
+#
+# Why: run.sh reads user time from /proc in 10 ms ticks, and at 50 x 1 KiB a
+# 3 s run of the mio loop spends only 4 to 11 ticks in user space, so its
+# user-CPU ratios are mostly rounding. Here `perf record -e cpu-clock:u -F
+# UT_FREQ` samples the server's user-mode time (one sample per 1/UT_FREQ s of
+# it) while the load generator makes exactly UT_REQUESTS round trips, so a
+# figure rests on thousands of samples. Servers are interleaved over UT_ROUNDS
+# rounds; the table shows each server's median and its ratio to mio within each
+# round. Server pinned to CPU 0, load to CPU 1, as in run.sh.
+#
+# Environment: UT_CONNS (50), UT_SIZE (1024), UT_REQUESTS (400000), UT_ROUNDS
+# (3), UT_FREQ (20000), BENCH_NO_BUILD=1, CARGO_TARGET_DIR. Needs perf (Debian's
+# linux-perf) with perf_event_paranoid <= 2. Results also go to
+# bench/results/usertime-<stamp>.md.
+set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+conns=${UT_CONNS:-50}
+size=${UT_SIZE:-1024}
+requests=${UT_REQUESTS:-400000}
+rounds=${UT_ROUNDS:-3}
+freq=${UT_FREQ:-20000}
+if ! command -v perf >/dev/null; then
+    note "perf is not installed (Debian: apt-get install linux-perf)"
+    exit 1
+fi
+
+build_binaries
+if (($# > 0)); then
+    servers=("$@")
+else
+    servers=(mio tokio tokio-lines aio-protocol aio-streams aio-sockets)
+fi
+for name in "${servers[@]}"; do
+    case $name in
+    asyncio-* | uvloop-*) setup_python && break ;;
+    esac
+done
+
+work=$(mktemp -d)
+cleanup() {
+    if [[ -n $srv_pid ]]; then
+        kill -KILL "$srv_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+loadgen() {
+    taskset -c 1 "$bin/loadgen" --addr "$srv_addr" --conns "$conns" --size "$size" \
+        --requests "$1" --json >"$work/lg.json" 2>"$work/lgerr"
+}
+
+# sample NAME ROUND: appends "NAME ROUND samples" to $work/samples.
+sample() {
+    local name=$1 round=$2
+    if ! start_server 0 "$work" 30 "${argv[@]}"; then
+        note "$name did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
+        return 1
+    fi
+    # Warm-up, unsampled: connection set-up and first-touch page faults.
+    loadgen $((requests / 10)) || true
+    perf record -q -e cpu-clock:u -F "$freq" -p "$srv_pid" -o "$work/perf.data" \
+        >/dev/null 2>"$work/perferr" &
+    local ppid=$!
+    # perf prints nothing when it has attached; give it a moment.
+    sleep 0.5
+    local ok=1
+    loadgen "$requests" || ok=0
+    kill -INT "$ppid" 2>/dev/null || true
+    wait "$ppid" 2>/dev/null || true
+    stop_server
+    if ((!ok)); then
+        note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
+        return 1
+    fi
+    local n
+    n=$(perf script -i "$work/perf.data" 2>/dev/null | wc -l)
+    if ((n == 0)); then
+        note "$name: perf took no samples: $(head -c 300 "$work/perferr")"
+        return 1
+    fi
+    echo "$name $round $n" >>"$work/samples"
+}
+
+: >"$work/samples"
+for round in $(seq "$rounds"); do
+    for name in "${servers[@]}"; do
+        server_argv "$name"
+        if ((${#argv[@]} == 0)); then
+            note "skipping $name: not available here"
+            continue
+        fi
+        note "round $round: $name"
+        sample "$name" "$round" || true
+    done
+done
+
+stamp=$(date +%Y%m%d-%H%M%S)
+mkdir -p "$here/results"
+report=$here/results/usertime-$stamp.md
+python3 - "$work/samples" "$requests" "$freq" "$conns" "$size" "$rounds" >"$report" <<'PY'
+import statistics, sys
+path, requests, freq, conns, size, rounds = sys.argv[1], *map(int, sys.argv[2:])
+us = {}  # server -> {round: user µs per round trip}
+for line in open(path):
+    name, rnd, n = line.split()
+    us.setdefault(name, {})[int(rnd)] = int(n) / freq / requests * 1e6
+print("# User-space CPU per round trip, sampled\n")
+print(f"{conns} connections x {size} B, {requests} round trips per run, "
+      f"perf cpu-clock:u at {freq} Hz, {rounds} interleaved round(s).\n")
+print("| server | user µs / RT (median) | each round | ÷ mio, each round | ÷ mio (median) |")
+print("|---|---:|---|---|---:|")
+mio = us.get("mio", {})
+for name, by_round in us.items():
+    med = statistics.median(by_round.values())
+    each = " / ".join(f"{by_round[r]:.3f}" for r in sorted(by_round))
+    ratios = [by_round[r] / mio[r] for r in sorted(by_round) if r in mio and mio[r]]
+    ratio_each = " / ".join(f"{x:.2f}" for x in ratios) or "–"
+    ratio_med = f"{statistics.median(ratios):.2f}×" if ratios else "–"
+    print(f"| {name} | {med:.3f} | {each} | {ratio_each} | {ratio_med} |")
+PY
+cat "$report"
+note "written to $report"
