@@ -40,19 +40,7 @@ else
         asyncio-protocol asyncio-streams uvloop-protocol uvloop-streams)
 fi
 
-work=$(mktemp -d)
-cleanup() {
-    if [[ -n $srv_pid ]]; then
-        kill -KILL "$srv_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-loadgen() {
-    taskset -c 1 "$bin/loadgen" --addr "$srv_addr" --conns "$conns" --size "$size" \
-        --requests "$1" --json >"$work/lg.json" 2>"$work/lgerr"
-}
+make_workdir
 
 # instructions N: total instructions callgrind counted for a server run of N round trips.
 instructions() {
@@ -62,7 +50,7 @@ instructions() {
         note "$name under valgrind did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
         return 1
     fi
-    if ! loadgen "$n"; then
+    if ! loadgen_requests "$n"; then
         note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
         STOP_TIMEOUT=60 stop_server
         return 1
@@ -77,12 +65,12 @@ syscalls() {
         note "$name did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
         return 1
     fi
-    loadgen "$n1" || true
+    loadgen_requests "$n1" || true
     strace -c -f -p "$srv_pid" -o "$work/strace" 2>/dev/null &
     local spid=$!
     sleep 0.5
     local ok=1
-    loadgen "$n2" || ok=0
+    loadgen_requests "$n2" || ok=0
     kill -INT "$spid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true
     stop_server

@@ -1,8 +1,9 @@
-# Shared by bench/run.sh and bench/callgrind.sh (sourced, not run).
+# Shared by the bench scripts (sourced, not run).
 #
-# Sets: here root target bin aio; after setup_python: py have_uvloop.
+# Sets: here root target bin aio; after setup_python: py have_uvloop; after
+# make_workdir: work.
 # Provides: note, build_binaries, setup_python, server_argv, start_server,
-# stop_server, probe_host.
+# stop_server, probe_host, make_workdir, loadgen_requests.
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -147,4 +148,25 @@ print(f"{100 * lost / float(sys.argv[1]):.1f}")'
     wait "$p0" $!
     echo "$(cat "$tmp/0") $(cat "$tmp/1")"
     rm -rf "$tmp"
+}
+
+# make_workdir: a temporary directory in $work, removed on exit together with
+# any server still running.
+make_workdir() {
+    work=$(mktemp -d)
+    trap cleanup_workdir EXIT
+}
+
+cleanup_workdir() {
+    if [[ -n $srv_pid ]]; then
+        kill -KILL "$srv_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+
+# loadgen_requests N: exactly N round trips against the running server, with
+# $conns connections of $size bytes; the JSON result goes to $work/lg.json.
+loadgen_requests() {
+    taskset -c 1 "$bin/loadgen" --addr "$srv_addr" --conns "$conns" --size "$size" \
+        --requests "$1" --json >"$work/lg.json" 2>"$work/lgerr"
 }

@@ -22,8 +22,7 @@ build_binaries
 setup_python
 if (($# > 0)); then servers=("$@"); else servers=(mio tokio aio-protocol aio-streams aio-sockets); fi
 
-work=$(mktemp -d)
-trap 'stop_server quiet; rm -rf "$work"' EXIT
+make_workdir
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 echo "| server | idle conns | RSS before KiB | RSS after KiB | bytes per connection |"

@@ -107,14 +107,7 @@ server_cpus() {
 mkdir -p "$here/results"
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$here/results/$stamp.jsonl
-work=$(mktemp -d)
-cleanup() {
-    if [[ -n $srv_pid ]]; then
-        kill -KILL "$srv_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_workdir
 
 json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 

@@ -42,19 +42,7 @@ for name in "${servers[@]}"; do
     esac
 done
 
-work=$(mktemp -d)
-cleanup() {
-    if [[ -n $srv_pid ]]; then
-        kill -KILL "$srv_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-loadgen() {
-    taskset -c 1 "$bin/loadgen" --addr "$srv_addr" --conns "$conns" --size "$size" \
-        --requests "$1" --json >"$work/lg.json" 2>"$work/lgerr"
-}
+make_workdir
 
 # sample NAME ROUND: appends "NAME ROUND samples" to $work/samples.
 sample() {
@@ -64,14 +52,14 @@ sample() {
         return 1
     fi
     # Warm-up, unsampled: connection set-up and first-touch page faults.
-    loadgen $((requests / 10)) || true
+    loadgen_requests $((requests / 10)) || true
     perf record -q -e cpu-clock:u -F "$freq" -p "$srv_pid" -o "$work/perf.data" \
         >/dev/null 2>"$work/perferr" &
     local ppid=$!
     # perf prints nothing when it has attached; give it a moment.
     sleep 0.5
     local ok=1
-    loadgen "$requests" || ok=0
+    loadgen_requests "$requests" || ok=0
     kill -INT "$ppid" 2>/dev/null || true
     wait "$ppid" 2>/dev/null || true
     stop_server
