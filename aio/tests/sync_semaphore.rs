@@ -403,3 +403,54 @@ proptest! {
         prop_assert!(outcome.is_ok(), "{}", outcome.unwrap_err());
     }
 }
+
+#[test]
+fn owned_permits_move_into_tasks_and_bound_how_many_run_at_once() {
+    aio::run(async {
+        let limit = Rc::new(Semaphore::new(2));
+        let inside = Rc::new(Cell::new(0usize));
+        let most = Rc::new(Cell::new(0usize));
+        let mut tasks = Vec::new();
+        for _ in 0..6 {
+            // As a server does: take the permit, then hand it to the task.
+            let permit = within(limit.clone().acquire_owned()).await;
+            let (inside, most) = (inside.clone(), most.clone());
+            tasks.push(aio::spawn(async move {
+                let _permit = permit;
+                inside.set(inside.get() + 1);
+                most.set(most.get().max(inside.get()));
+                settle().await;
+                inside.set(inside.get() - 1);
+            }));
+        }
+        for task in tasks {
+            within(task).await.expect("task");
+        }
+        assert_eq!(most.get(), 2);
+        assert_eq!(limit.available_permits(), 2);
+
+        let held = limit.clone().try_acquire_owned().expect("a free permit");
+        let _other = limit.clone().try_acquire_owned().expect("a second one");
+        assert!(limit.clone().try_acquire_owned().is_none());
+        assert!(Rc::ptr_eq(held.semaphore(), &limit));
+        held.forget();
+        assert_eq!(limit.available_permits(), 0);
+    });
+    // `forget` gave up the permit, not the semaphore: no `Rc` is leaked.
+}
+
+#[test]
+fn a_cancelled_acquire_owned_leaves_the_line() {
+    aio::run(async {
+        let sem = Rc::new(Semaphore::new(0));
+        let timed_out = aio::timeout(Duration::from_millis(5), sem.clone().acquire_owned()).await;
+        assert!(timed_out.is_err());
+        sem.add_permits(1);
+        assert_eq!(sem.available_permits(), 1, "the cancelled waiter took it");
+        assert_eq!(
+            Rc::strong_count(&sem),
+            1,
+            "the cancelled waiter kept its Rc"
+        );
+    });
+}

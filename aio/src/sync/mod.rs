@@ -34,5 +34,5 @@ mod waiters;
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use queue::{Queue, QueueEmpty, QueueFull, TaskDoneError};
-pub use semaphore::{Semaphore, SemaphorePermit};
+pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 pub(crate) use wait_list::{wake_all, WaitList};

@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::future::poll_fn;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::wait_list::wake_all;
@@ -27,7 +28,9 @@ use super::waiters::Waiters;
 ///
 /// Not `Clone`: share one with an `Rc` (as a `tokio::sync::Semaphore` is
 /// shared with an `Arc`), which lets a [`Lock`](super::Lock) or your own
-/// struct embed one without a second allocation.
+/// struct embed one without a second allocation. Through the `Rc`,
+/// [`acquire_owned`](Self::acquire_owned) gives a permit that can move
+/// into a task of its own.
 ///
 /// ```
 /// use std::{cell::Cell, rc::Rc};
@@ -121,6 +124,48 @@ impl Semaphore {
             key: None,
         };
         poll_fn(|cx| waiter.poll(cx)).await
+    }
+
+    /// [`acquire`](Self::acquire) for a semaphore shared in an `Rc`: the
+    /// permit holds the `Rc`, so it can move into a task of its own, as a
+    /// server hands each accepted connection's task its permit.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use aio::sync::Semaphore;
+    ///
+    /// aio::run(async {
+    ///     let limit = Rc::new(Semaphore::new(1));
+    ///     let permit = limit.clone().acquire_owned().await;
+    ///     let task = aio::spawn(async move {
+    ///         let _held = permit; // released when this task ends
+    ///     });
+    ///     assert_eq!(limit.available_permits(), 0);
+    ///     task.await.unwrap();
+    ///     assert_eq!(limit.available_permits(), 1);
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    pub async fn acquire_owned(self: Rc<Self>) -> OwnedSemaphorePermit {
+        // No await between taking the permit and handing it to the owned
+        // one, so a cancellation cannot fall in between.
+        self.acquire().await.forget();
+        OwnedSemaphorePermit {
+            semaphore: self,
+            forgotten: false,
+        }
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a semaphore shared in an `Rc`.
+    pub fn try_acquire_owned(self: Rc<Self>) -> Option<OwnedSemaphorePermit> {
+        self.try_acquire()?.forget();
+        Some(OwnedSemaphorePermit {
+            semaphore: self,
+            forgotten: false,
+        })
     }
 
     /// Adds `n` permits (asyncio's `release()`, `n` times): each goes to
@@ -254,5 +299,40 @@ impl Drop for SemaphorePermit<'_> {
 impl fmt::Debug for SemaphorePermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SemaphorePermit")
+    }
+}
+
+/// One permit of a semaphore shared in an `Rc` (see
+/// [`Semaphore::acquire_owned`]); dropping it gives the permit back.
+#[must_use = "dropping a permit releases it at once"]
+pub struct OwnedSemaphorePermit {
+    semaphore: Rc<Semaphore>,
+    /// Set by [`forget`](Self::forget): the drop then releases nothing.
+    forgotten: bool,
+}
+
+impl OwnedSemaphorePermit {
+    /// The semaphore this permit belongs to.
+    pub fn semaphore(&self) -> &Rc<Semaphore> {
+        &self.semaphore
+    }
+
+    /// Keeps the permit taken for good: the semaphore has one permit less.
+    pub fn forget(mut self) {
+        self.forgotten = true;
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        if !self.forgotten {
+            self.semaphore.release();
+        }
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OwnedSemaphorePermit")
     }
 }
