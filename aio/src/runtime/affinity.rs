@@ -2,9 +2,10 @@
 //!
 //! A pinned loop keeps its connections' socket buffers, its task slab and its
 //! timers in one core's caches, and the scheduler cannot put two busy loops
-//! on one core while another idles. The CPUs are the ones this process may
-//! use when the workers start (its affinity mask, which `taskset` or a
-//! container's cpuset narrows), so pinning never widens what the user chose.
+//! on one core while another idles. The CPUs are the ones the starting
+//! thread may use (its affinity mask, inherited from the process, which
+//! `taskset` or a container's cpuset narrows), so pinning never widens what
+//! the user chose.
 
 use std::io;
 

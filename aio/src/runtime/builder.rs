@@ -69,15 +69,16 @@ impl Builder {
     }
 
     /// Pins each worker of [`Runtime::run_workers`] to one CPU: worker `i`
-    /// to the `i`-th of the CPUs this process may run on when the workers
-    /// start, going round them when there are more workers than CPUs.
+    /// to the `i`-th of the CPUs the calling thread may run on when the
+    /// workers start (the process's mask, unless that thread was narrowed),
+    /// going round them when there are more workers than CPUs.
     /// Default off, as the OS's scheduler knows best when other busy
     /// processes share the machine.
     ///
     /// A pinned loop keeps its sockets' buffers and its tasks in one core's
     /// caches, and two busy loops never share a core while another idles.
-    /// The mask is taken from the process (`taskset`, a container's
-    /// cpuset), so pinning stays inside what the user allowed. Worker 0
+    /// The mask is the one `taskset` or a container's cpuset set, so
+    /// pinning stays inside what the user allowed. Worker 0
     /// runs on the calling thread, which gets its own mask back when
     /// `run_workers` returns. A worker the OS refuses to pin runs unpinned,
     /// with a `tracing` warning saying why.
@@ -220,9 +221,7 @@ impl Runtime {
         }
         out
     }
-}
 
-impl Runtime {
     /// The CPUs the workers go round when pinning is on and the OS tells
     /// which CPUs this process may use.
     fn cpus_to_pin(&self) -> Option<Vec<usize>> {
