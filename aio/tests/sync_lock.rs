@@ -1,8 +1,10 @@
 //! `aio::sync::Lock`: one holder at a time across `await`s, waiters served
 //! in arrival order, and cancellation that never leaves the lock stuck.
 //!
-//! As in `sync_queue.rs`, `settle()` lets every ready task run; no test
+//! `settle()` (in `support`) lets every ready task run; no test
 //! sleeps for ordering.
+
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -13,22 +15,7 @@ use std::time::Duration;
 
 use aio::sync::{Event, Lock};
 use aio::Task;
-
-/// Lets every ready task run until all of them wait again.
-async fn settle() {
-    for _ in 0..8 {
-        aio::yield_now().await;
-    }
-}
-
-/// Awaits `f`, failing the test instead of hanging if a bug loses the
-/// wakeup, item or permit it waits for. A safety net, not a clock: every
-/// test finishes in a few loop steps when the code is right.
-async fn within<F: Future>(f: F) -> F::Output {
-    aio::timeout(Duration::from_secs(10), f)
-        .await
-        .expect("hung: a wakeup, item or permit was lost")
-}
+use support::{settle, within};
 
 /// A task that takes the lock, pushes `id` onto the guarded list, and
 /// holds the lock until `release` is set.

@@ -6,6 +6,8 @@
 //! the main future yields runs before the main future resumes, so
 //! `settle()` below is "let every ready task run", not a sleep.
 
+mod support;
+
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
@@ -18,24 +20,7 @@ use std::time::Duration;
 use aio::sync::{Queue, QueueEmpty, TaskDoneError};
 use aio::Task;
 use proptest::prelude::*;
-
-/// Lets every task that is ready, or becomes ready through another one,
-/// run until all of them wait again (a cancelled waiter's drop can wake
-/// the next one, which takes another loop step).
-async fn settle() {
-    for _ in 0..8 {
-        aio::yield_now().await;
-    }
-}
-
-/// Awaits `f`, failing the test instead of hanging if a bug loses the
-/// wakeup, item or permit it waits for. A safety net, not a clock: every
-/// test finishes in a few loop steps when the code is right.
-async fn within<F: Future>(f: F) -> F::Output {
-    aio::timeout(Duration::from_secs(10), f)
-        .await
-        .expect("hung: a wakeup, item or permit was lost")
-}
+use support::{settle, within};
 
 /// A task that gets one item from `queue` and records it in `got`.
 fn getter(queue: &Queue<u32>, got: &Rc<RefCell<Vec<u32>>>) -> Task<u32> {

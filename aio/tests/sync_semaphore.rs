@@ -2,8 +2,10 @@
 //! first-come-first-served waiters that `try_acquire` cannot overtake, and
 //! cancellation that never loses a permit.
 //!
-//! As in `sync_queue.rs`, `settle()` lets every ready task run; no test
+//! `settle()` (in `support`) lets every ready task run; no test
 //! sleeps for ordering.
+
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -17,22 +19,7 @@ use std::time::Duration;
 use aio::sync::{Event, Semaphore};
 use aio::Task;
 use proptest::prelude::*;
-
-/// Lets every ready task run until all of them wait again.
-async fn settle() {
-    for _ in 0..8 {
-        aio::yield_now().await;
-    }
-}
-
-/// Awaits `f`, failing the test instead of hanging if a bug loses the
-/// wakeup, item or permit it waits for. A safety net, not a clock: every
-/// test finishes in a few loop steps when the code is right.
-async fn within<F: Future>(f: F) -> F::Output {
-    aio::timeout(Duration::from_secs(10), f)
-        .await
-        .expect("hung: a wakeup, item or permit was lost")
-}
+use support::{settle, within};
 
 /// A task that acquires a permit, records `id` in `order`, and holds the
 /// permit until `release` is set.

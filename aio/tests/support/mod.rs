@@ -193,6 +193,16 @@ pub async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await
 }
 
+/// Lets every task that is ready, or becomes ready through another one,
+/// run until all of them wait again: eight loop steps, as a chain of
+/// wake-ups (a cancelled waiter's drop waking the next one) takes a step
+/// per link. For ordering tests that must not sleep.
+pub async fn settle() {
+    for _ in 0..8 {
+        aio::yield_now().await;
+    }
+}
+
 /// Runs `fut`, failing the test if it has not finished within 30 s. The
 /// bound turns a hang (a lost wake-up) into a failure; it is never the
 /// thing a test asserts on.
