@@ -183,8 +183,9 @@ pub(crate) struct SqlArgs {
     /// PostgreSQL instead of SQLite: postgres://USER:PASSWORD@HOST:PORT/DB
     /// or a key=value string; HOST may be the server's socket directory.
     /// What it leaves out comes from PGHOST, PGPORT, PGUSER, PGDATABASE,
-    /// PGPASSWORD and ~/.pgpass (or PGPASSFILE), as in psql. No TLS:
-    /// sslmode=require is refused.
+    /// PGPASSWORD and ~/.pgpass (or PGPASSFILE), as in psql. TLS as
+    /// sslmode says (prefer by default; verify-full with sslrootcert=FILE
+    /// checks the server's certificate).
     #[arg(long, value_name = "URL")]
     pub(crate) postgres: Option<String>,
     /// Connections in the pool (1 to 32): SQLite runs each query on a

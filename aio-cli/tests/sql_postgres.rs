@@ -493,3 +493,92 @@ fn fails_with_env(vars: &[(&str, &str)], needle: &str) {
     assert!(!status.success(), "{lines:?}");
     assert!(stderr.contains(needle), "no {needle:?} in {stderr}");
 }
+
+/// Counts 1 row when the session runs over TLS, 0 when it does not.
+const OVER_TLS: &str = "SELECT 1 FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl";
+
+/// The answer to [`OVER_TLS`] at `url`, which must log in.
+fn tls_rows(url: &str) -> String {
+    let (lines, stderr, status) = run(&["--postgres", url], &format!("{OVER_TLS}\n"));
+    assert!(status.success(), "{url}: {status}: {stderr}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    lines[0].clone()
+}
+
+#[test]
+fn sslmode_prefer_and_require_encrypt_and_disable_does_not() {
+    let Some((cluster, url)) = database("tls_modes") else {
+        return;
+    };
+    let encrypted = format!("Selected 1 rows by query: {OVER_TLS}");
+    let plain = format!("Selected 0 rows by query: {OVER_TLS}");
+    // The default is libpq's `prefer`: TLS, as the server offers it.
+    assert_eq!(tls_rows(&url), encrypted);
+    assert_eq!(tls_rows(&format!("{url}?sslmode=require")), encrypted);
+    assert_eq!(tls_rows(&format!("{url}?sslmode=disable")), plain);
+    // Never over a Unix socket, whatever the mode, as in libpq.
+    let name = url.rsplit('/').next().expect("a database name");
+    let socket = format!(
+        "postgres:///{name}?host={}&port={}&user=postgres&sslmode=require",
+        cluster.socket_dir().display(),
+        cluster.port
+    );
+    assert_eq!(tls_rows(&socket), plain);
+    // PGSSLMODE when the URL says nothing.
+    let (lines, stderr, status) = run_with_env(
+        &["--postgres", &url],
+        &[("PGSSLMODE", "disable")],
+        &format!("{OVER_TLS}\n"),
+    );
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(lines, [plain]);
+}
+
+#[test]
+fn verify_full_checks_the_name_and_verify_ca_the_signer() {
+    let Some((cluster, url)) = database("tls_verify") else {
+        return;
+    };
+    let name = url.rsplit('/').next().expect("a database name");
+    let ca = cluster.ca_file.display().to_string();
+    let at = |host: &str, mode: &str, root: &str| {
+        format!(
+            "postgres://postgres@{host}:{}/{name}?sslmode={mode}&sslrootcert={root}",
+            cluster.port
+        )
+    };
+    let encrypted = format!("Selected 1 rows by query: {OVER_TLS}");
+    // The certificate names localhost only.
+    assert_eq!(tls_rows(&at("localhost", "verify-full", &ca)), encrypted);
+    assert_eq!(tls_rows(&at("127.0.0.1", "verify-ca", &ca)), encrypted);
+    fails_with_one_line(
+        &["--postgres", &at("127.0.0.1", "verify-full", &ca)],
+        &[
+            "PostgreSQL at 127.0.0.1",
+            "TLS handshake: invalid peer certificate",
+            "not valid for name \"127.0.0.1\"",
+        ],
+    );
+
+    // Signed by someone else: refused by both.
+    let other = std::env::temp_dir().join(format!("aio-sql-other-ca-{}.pem", std::process::id()));
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let pem = params.self_signed(&key).expect("CA").pem();
+    std::fs::write(&other, pem).expect("write the other CA");
+    let other = other.display().to_string();
+    for mode in ["verify-ca", "verify-full"] {
+        fails_with_one_line(
+            &["--postgres", &at("localhost", mode, &other)],
+            &["invalid peer certificate", "UnknownIssuer"],
+        );
+    }
+    let _ = std::fs::remove_file(&other);
+    // No sslrootcert in the URL: PGSSLROOTCERT's file (a missing one in
+    // these tests) is the root, and its absence is the error.
+    fails_with_one_line(
+        &["--postgres", &format!("{url}?sslmode=verify-full")],
+        &["sslrootcert: cannot read certificate file /nonexistent/aio-tests/root.crt"],
+    );
+}

@@ -24,6 +24,7 @@
 
 mod connect;
 mod environment;
+mod tls;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

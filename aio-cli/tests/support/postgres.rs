@@ -44,6 +44,8 @@ pub struct Cluster {
     pub port: u16,
     /// The postmaster, stopped on drop.
     server: Child,
+    /// The CA that signed the server's certificate, for `sslrootcert`.
+    pub ca_file: PathBuf,
 }
 
 /// The cluster the tests running now share; a test that starts when none
@@ -115,6 +117,8 @@ impl Cluster {
         );
         fs::write(data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
 
+        let tls = server_certificate(&dir, owner);
+
         for _ in 0..5 {
             let port = free_port();
             let log = dir.join(format!("server-{port}.log"));
@@ -128,6 +132,11 @@ impl Cluster {
                 .args(["-k".as_ref(), dir.as_os_str()])
                 .args(["-c", "listen_addresses=127.0.0.1"])
                 .args(["-c", "fsync=off", "-c", "max_connections=200"])
+                .args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!("ssl_cert_file={}", tls.cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", tls.key.display()))
                 .current_dir(&dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -141,6 +150,7 @@ impl Cluster {
                         bin,
                         port,
                         server,
+                        ca_file: tls.ca,
                     };
                     cluster.psql(
                         "postgres",
@@ -290,6 +300,49 @@ fn find_binaries() -> Result<PathBuf, String> {
         ));
     }
     Ok(bin)
+}
+
+/// The files of the server's TLS certificate.
+struct ServerCertificate {
+    /// The test CA's certificate (PEM), which signed the server's.
+    ca: PathBuf,
+    /// The server's certificate (PEM), for `localhost` only: connecting
+    /// to `127.0.0.1` with `verify-full` must fail on the name.
+    cert: PathBuf,
+    /// Its private key, private to the server's user as PostgreSQL
+    /// requires.
+    key: PathBuf,
+}
+
+/// A CA and a server certificate signed by it, written into `dir`.
+fn server_certificate(dir: &Path, owner: Option<(u32, u32)>) -> ServerCertificate {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "aio sql test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .expect("server params")
+        .signed_by(&key, &issuer)
+        .expect("server certificate");
+    let files = ServerCertificate {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.crt"),
+        key: dir.join("server.key"),
+    };
+    fs::write(&files.ca, ca_cert.pem()).expect("write the CA");
+    fs::write(&files.cert, cert.pem()).expect("write the certificate");
+    fs::write(&files.key, key.serialize_pem()).expect("write the key");
+    fs::set_permissions(&files.key, fs::Permissions::from_mode(0o600)).expect("chmod 600");
+    if let Some((uid, gid)) = owner {
+        for file in [&files.cert, &files.key] {
+            chown(file, Some(uid), Some(gid)).expect("give the certificate to postgres");
+        }
+    }
+    files
 }
 
 /// The `postgres` user's uid and gid when the tests run as root (the

@@ -13,7 +13,7 @@ use super::GUARD;
 /// The libpq variables `aio sql` reads. The tests clear them, and point
 /// `PGPASSFILE` at a file that does not exist, so a developer's own
 /// settings and `~/.pgpass` do not change what a test sees.
-const PG_VARIABLES: [&str; 10] = [
+const PG_VARIABLES: [&str; 12] = [
     "PGHOST",
     "PGHOSTADDR",
     "PGPORT",
@@ -24,6 +24,8 @@ const PG_VARIABLES: [&str; 10] = [
     "PGAPPNAME",
     "PGOPTIONS",
     "PGCONNECT_TIMEOUT",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
 ];
 
 /// Starts `aio sql ARGS` with piped stdin, stdout and stderr.
@@ -38,6 +40,9 @@ pub fn start_with_env(args: &[&str], vars: &[(&str, &str)]) -> Child {
         command.env_remove(name);
     }
     command.env("PGPASSFILE", "/nonexistent/aio-tests/pgpass");
+    // Nor a developer's ~/.postgresql/root.crt, which would turn
+    // `sslmode=require` into `verify-ca` against their own CA.
+    command.env("PGSSLROOTCERT", "/nonexistent/aio-tests/root.crt");
     command
         .envs(vars.iter().copied())
         .arg("sql")

@@ -14,8 +14,9 @@
 //! `connect_timeout`. With no host at all, the Unix socket directory is
 //! libpq's default: `/var/run/postgresql` (Debian's), or `/tmp` where that
 //! does not exist. What the URL leaves out comes from the `PG*` variables
-//! and the password file, as in libpq (`environment`). TLS is not built: `sslmode=require` is refused by
-//! tokio-postgres, and the default `prefer` connects without it.
+//! and the password file, as in libpq (`environment`). TLS is rustls, with
+//! libpq's `sslmode` (`tls`); cancel requests go over TLS when their
+//! session did.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -28,11 +29,13 @@ use std::time::Duration;
 
 use aio::net::{TcpStream, UnixStream};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::tls::TlsConnect;
 use tokio_postgres::{AsyncMessage, CancelToken, Client, Config, Connection, NoTls};
 
 use super::describe;
 use super::environment::{self, Login};
+use super::tls::{RustlsConnect, Tls};
 
 /// The port when the URL names none.
 pub(super) const DEFAULT_PORT: u16 = 5432;
@@ -53,6 +56,8 @@ pub(super) struct Target {
     /// Why that file was not used, once it was found unusable: told once,
     /// with the session's warnings or with the error it may explain.
     file_problem: RefCell<Option<String>>,
+    /// `sslmode` and the certificate checks it asks for.
+    tls: Tls,
 }
 
 /// One address a server may be listening on.
@@ -84,8 +89,8 @@ pub(super) struct Link {
 /// answered, not the name, which may resolve to others.
 #[derive(Debug, Clone)]
 enum Peer {
-    /// A TCP address.
-    Tcp(SocketAddr),
+    /// A TCP address, and the TLS the connection used, if any.
+    Tcp(SocketAddr, Option<RustlsConnect>),
     /// A Unix socket's path.
     Unix(PathBuf),
 }
@@ -117,11 +122,15 @@ impl Canceller {
     /// When the server cannot be reached.
     pub(super) async fn cancel(&self) -> Result<(), String> {
         let sent = match &self.peer {
-            Peer::Tcp(addr) => {
+            // Over TLS when the session was: the token carries its sslmode.
+            Peer::Tcp(addr, tls) => {
                 let stream = TcpStream::connect_addr(*addr)
                     .await
                     .map_err(|e| e.to_string())?;
-                self.token.cancel_query_raw(stream, NoTls).await
+                match tls {
+                    Some(tls) => self.token.cancel_query_raw(stream, tls.clone()).await,
+                    None => self.token.cancel_query_raw(stream, NoTls).await,
+                }
             }
             Peer::Unix(path) => {
                 let stream = UnixStream::connect(path).await.map_err(|e| e.to_string())?;
@@ -158,8 +167,10 @@ impl Target {
 
     /// [`Target::parse`], with the environment read by `var`.
     fn parse_with(url: &str, var: impl Fn(&str) -> Option<String>) -> Result<Target, String> {
-        let mut config = Config::from_str(url)
+        let (url, tls) = Tls::take_from(url, &var)?;
+        let mut config = Config::from_str(&url)
             .map_err(|e| format!("invalid --postgres URL: {}", describe(&e)))?;
+        config.ssl_mode(tls.ssl_mode());
         environment::apply(&mut config, &var)?;
         let places = places(&config, Path::exists)?;
         let password_file = environment::password_file(&var);
@@ -168,6 +179,7 @@ impl Target {
             places,
             password_file,
             file_problem: RefCell::new(None),
+            tls,
         })
     }
 
@@ -254,36 +266,46 @@ impl Target {
                     .await
                     .map_err(|e| e.to_string())?;
                 let peer = stream.peer_addr().map_err(|e| e.to_string())?;
-                (self.log_in(place, stream).await?, Peer::Tcp(peer))
+                let tls = self.tls.connector(host)?;
+                let config = self.config_for(place);
+                let client = match &tls {
+                    Some(tls) => log_in(&config, stream, tls.clone()).await?,
+                    None => log_in(&config, stream, NoTls).await?,
+                };
+                (client, Peer::Tcp(peer, tls))
             }
             Place::Unix { socket } => {
                 let stream = UnixStream::connect(socket)
                     .await
                     .map_err(|e| e.to_string())?;
+                // No TLS over a Unix socket, as in libpq.
+                let mut config = self.config_for(place);
+                config.ssl_mode(SslMode::Disable);
                 (
-                    self.log_in(place, stream).await?,
+                    log_in(&config, stream, NoTls).await?,
                     Peer::Unix(socket.clone()),
                 )
             }
         };
         Ok(Link { client, peer })
     }
+}
 
-    /// The startup and authentication exchange over `stream`; then the
-    /// connection's driver runs as a task of its own until the client is
-    /// dropped or the server goes away.
-    async fn log_in<S>(&self, place: &Place, stream: S) -> Result<Client, String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + 'static,
-    {
-        let (client, connection) = self
-            .config_for(place)
-            .connect_raw(stream, NoTls)
-            .await
-            .map_err(|e| describe(&e))?;
-        aio::spawn(drive(connection));
-        Ok(client)
-    }
+/// The startup and authentication exchange over `stream`, with `tls` when
+/// the server agrees to it; then the connection's driver runs as a task of
+/// its own until the client is dropped or the server goes away.
+async fn log_in<S, T>(config: &Config, stream: S, tls: T) -> Result<Client, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+    T: TlsConnect<S>,
+    T::Stream: 'static,
+{
+    let (client, connection) = config
+        .connect_raw(stream, tls)
+        .await
+        .map_err(|e| describe(&e))?;
+    aio::spawn(drive(connection));
+    Ok(client)
 }
 
 /// The places to try for `config`, as libpq pairs them: host `i` (or

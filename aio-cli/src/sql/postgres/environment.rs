@@ -6,7 +6,7 @@
 //! argument shows it.
 //!
 //! Precedence is libpq's: the URL, then the environment, then the file.
-//! `PGSSLMODE` is not read, as TLS is not built (see `connect`).
+//! `PGSSLMODE` and `PGSSLROOTCERT` are read with the TLS settings (`tls`).
 
 use std::fs;
 use std::net::IpAddr;
