@@ -139,7 +139,10 @@ fn client_config(mode: Mode, root: Option<&Path>) -> Result<Option<Arc<ClientCon
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
         Mode::Disable => return Ok(None),
-        Mode::Prefer | Mode::Require => Arc::new(AnyCertificate(provider.clone())),
+        Mode::Prefer | Mode::Require => Arc::new(Lenient {
+            provider: provider.clone(),
+            chain: None,
+        }),
         Mode::VerifyCa | Mode::VerifyFull => {
             let Some(root) = root else {
                 return Err(format!(
@@ -160,7 +163,10 @@ fn client_config(mode: Mode, root: Option<&Path>) -> Result<Option<Arc<ClientCon
                     .build()
                     .map_err(|e| format!("sslrootcert {}: {e}", root.display()))?;
             if mode == Mode::VerifyCa {
-                Arc::new(ChainOnly(webpki))
+                Arc::new(Lenient {
+                    provider: provider.clone(),
+                    chain: Some(webpki),
+                })
             } else {
                 webpki
             }
@@ -292,63 +298,19 @@ fn key_value_pairs(text: &str) -> Option<Vec<(String, String, &str)>> {
     }
 }
 
-/// `prefer` and `require`: encryption without checking who is at the other
-/// end, as libpq does for these modes. The handshake's signatures are
-/// still checked, so the session is with the certificate's key holder.
+/// The checks of `prefer`, `require` and `verify-ca`, which libpq makes
+/// looser than rustls's: no check of the certificate at all (`chain` is
+/// `None`: encryption without knowing who is at the other end), or of its
+/// chain but not of the name in it (`verify-ca`). The handshake's
+/// signatures are checked either way, so the session is with the holder
+/// of the certificate's key.
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Lenient {
+    provider: Arc<CryptoProvider>,
+    chain: Option<Arc<WebPkiServerVerifier>>,
 }
 
-/// `verify-ca`: the chain must lead to the root certificate; the name in
-/// the certificate is not compared with the host.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -357,10 +319,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -374,7 +336,12 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -383,11 +350,18 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
