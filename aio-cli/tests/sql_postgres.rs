@@ -582,3 +582,25 @@ fn verify_full_checks_the_name_and_verify_ca_the_signer() {
         &["sslrootcert: cannot read certificate file /nonexistent/aio-tests/root.crt"],
     );
 }
+
+#[test]
+fn a_set_lasts_one_line_as_the_pool_resets_the_session() {
+    let Some((_cluster, url)) = database("session_reset") else {
+        return;
+    };
+    // One connection, so both lines run on it, one after the other: the
+    // second would be cancelled by the 1 ms timeout if the SET outlived
+    // its own line.
+    let (lines, stderr, status) = run(
+        &["--postgres", &url, "--pool", "1"],
+        "SET statement_timeout = 1\nSELECT pg_sleep(0.05)\n",
+    );
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(
+        lines,
+        [
+            "Selected 0 rows by query: SET statement_timeout = 1",
+            "Selected 1 rows by query: SELECT pg_sleep(0.05)",
+        ]
+    );
+}

@@ -14,7 +14,11 @@
 //! - **Clean connections**: a transaction left open (`BEGIN` typed
 //!   alone) is rolled back before the connection goes back to the pool,
 //!   as asyncpg's pool resets a connection, so it holds no lock another
-//!   query waits for.
+//!   query waits for. What a statement leaves in its session is undone
+//!   the same way (`SET` by `RESET ALL`, `LISTEN` by `UNLISTEN *`,
+//!   `PREPARE` by `DEALLOCATE ALL`): the next line may run on any
+//!   connection of the pool, so a setting that lasted would apply to some
+//!   later queries and not to others.
 //! - **Lost connections** (the server restarted, or ended the session)
 //!   are opened again by the next query that takes them from the pool; if
 //!   that fails, that query reports why and the next one tries again.
@@ -188,11 +192,16 @@ impl Postgres {
             }
         }
         let result = result.map_err(|e| describe(&e));
-        if opens_transaction(query) {
-            // Only `BEGIN` and `START TRANSACTION` leave a transaction open
-            // after one statement, so only they need the round trip.
-            if let Err(e) = client.batch_execute("ROLLBACK").await {
-                tracing::debug!("PostgreSQL: rolling back: {}", describe(&e));
+        // Only these statements leave something behind after running
+        // alone, so only they cost the extra round trip.
+        let reset = if opens_transaction(query) {
+            Some("ROLLBACK")
+        } else {
+            session_reset(query)
+        };
+        if let Some(reset) = reset {
+            if let Err(e) = client.batch_execute(reset).await {
+                tracing::debug!("PostgreSQL: {reset}: {}", describe(&e));
             }
         }
         (Some(link), result)
@@ -231,6 +240,29 @@ fn opens_transaction(query: &str) -> bool {
         .take_while(char::is_ascii_alphabetic)
         .collect();
     word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("start")
+}
+
+/// The statement that undoes what `query` leaves in its session, when it
+/// can leave something there: a `SET` (but not `SET LOCAL`, which ends
+/// with its transaction), a `LISTEN` or a `PREPARE`.
+fn session_reset(query: &str) -> Option<&'static str> {
+    let mut words = skip_comments(query)
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty());
+    let first = words.next()?;
+    let is = |word: &str| first.eq_ignore_ascii_case(word);
+    if is("set") {
+        let local = words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("local"));
+        (!local).then_some("RESET ALL")
+    } else if is("listen") {
+        Some("UNLISTEN *")
+    } else if is("prepare") {
+        Some("DEALLOCATE ALL")
+    } else {
+        None
+    }
 }
 
 /// `text` after its leading spaces and comments (`-- ...` to the end of
@@ -319,6 +351,23 @@ mod tests {
             "",
         ] {
             assert!(!opens_transaction(query), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn set_listen_and_prepare_are_undone_and_set_local_is_not() {
+        for (query, reset) in [
+            ("SET search_path TO shop", Some("RESET ALL")),
+            ("  /* c */ set statement_timeout = 5", Some("RESET ALL")),
+            ("SET SESSION work_mem = '8MB'", Some("RESET ALL")),
+            ("SET LOCAL work_mem = '8MB'", None),
+            ("LISTEN orders", Some("UNLISTEN *")),
+            ("prepare q AS SELECT 1", Some("DEALLOCATE ALL")),
+            ("SELECT set_config('a.b', '1', true)", None),
+            ("SETTLE", None),
+            ("", None),
+        ] {
+            assert_eq!(session_reset(query), reset, "{query:?}");
         }
     }
 }
