@@ -174,7 +174,8 @@ each is answered as it finishes: `Selected N rows by query: Q` or \
 Examples:
   aio sql --db /tmp/shop.db
   aio sql --postgres postgres://user:password@localhost:5432/shop
-  aio sql --postgres 'postgresql:///shop?host=/var/run/postgresql'")]
+  aio sql --postgres 'postgresql:///shop?host=/var/run/postgresql'
+  aio sql --postgres 'postgres://me@db.example/shop?sslmode=verify-full&sslrootcert=ca.pem'")]
 pub(crate) struct SqlArgs {
     /// SQLite database file (default: aio-products.db in the temporary
     /// directory).
