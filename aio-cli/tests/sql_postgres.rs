@@ -604,3 +604,70 @@ fn a_set_lasts_one_line_as_the_pool_resets_the_session() {
         ]
     );
 }
+
+#[test]
+fn under_prefer_a_failed_handshake_is_tried_again_without_tls() {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+
+    let Some((cluster, url)) = database("tls_fallback") else {
+        return;
+    };
+    let name = url.rsplit('/').next().expect("a database name").to_string();
+    // A front that says yes to the first connection's SSLRequest and then
+    // sends what is not TLS, and relays the second connection to the
+    // server.
+    let front = TcpListener::bind("127.0.0.1:0").expect("bind the front");
+    let front_port = front.local_addr().expect("its port").port();
+    let server_port = cluster.port;
+    let relay = std::thread::spawn(move || {
+        let (mut first, _) = front.accept().expect("the first connection");
+        let mut request = [0u8; 8];
+        first.read_exact(&mut request).expect("read the SSLRequest");
+        // Length 8, then the SSLRequest code 80877103.
+        assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47]);
+        first.write_all(b"Sthis is not TLS\n").expect("answer");
+        drop(first);
+        let (client, _) = front.accept().expect("the second connection");
+        let server = TcpStream::connect(("127.0.0.1", server_port)).expect("reach postgres");
+        let pipe = |mut from: TcpStream, to: TcpStream| {
+            std::thread::spawn(move || {
+                let mut to_writer = &to;
+                let _ = std::io::copy(&mut from, &mut to_writer);
+                let _ = to.shutdown(Shutdown::Write);
+            })
+        };
+        let up = pipe(
+            client.try_clone().expect("clone"),
+            server.try_clone().expect("clone"),
+        );
+        let down = pipe(server, client);
+        let _ = (up.join(), down.join());
+    });
+    let url = format!("postgres://postgres@127.0.0.1:{front_port}/{name}");
+    let (lines, stderr, status) = run(
+        &["--postgres", &url, "--pool", "1"],
+        &format!("{OVER_TLS}\n"),
+    );
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(lines, [format!("Selected 0 rows by query: {OVER_TLS}")]);
+    relay.join().expect("the relay");
+
+    // `require` does not fall back: the handshake's failure is the error.
+    let front = TcpListener::bind("127.0.0.1:0").expect("bind the front");
+    let front_port = front.local_addr().expect("its port").port();
+    let refuser = std::thread::spawn(move || {
+        let (mut first, _) = front.accept().expect("the connection");
+        let mut request = [0u8; 8];
+        first.read_exact(&mut request).expect("read the SSLRequest");
+        first.write_all(b"Sthis is not TLS\n").expect("answer");
+    });
+    fails_with_one_line(
+        &[
+            "--postgres",
+            &format!("postgres://postgres@127.0.0.1:{front_port}/{name}?sslmode=require"),
+        ],
+        &["error performing TLS handshake"],
+    );
+    refuser.join().expect("the refuser");
+}

@@ -28,6 +28,7 @@ use std::task::{ready, Poll};
 use std::time::Duration;
 
 use aio::net::{TcpStream, UnixStream};
+use aio::tls::rustls;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::tls::TlsConnect;
@@ -266,12 +267,30 @@ impl Target {
                     .await
                     .map_err(|e| e.to_string())?;
                 let peer = stream.peer_addr().map_err(|e| e.to_string())?;
-                let tls = self.tls.connector(host)?;
-                let config = self.config_for(place);
+                let mut tls = self.tls.connector(host)?;
+                let mut config = self.config_for(place);
                 let client = match &tls {
-                    Some(tls) => log_in(&config, stream, tls.clone()).await?,
-                    None => log_in(&config, stream, NoTls).await?,
-                };
+                    Some(connector) => match log_in(&config, stream, connector.clone()).await {
+                        // libpq's `prefer`: a server that said yes to TLS
+                        // but whose handshake failed is tried once more,
+                        // on a new connection, without it.
+                        Err(e) if self.tls.falls_back() && is_handshake_failure(&e) => {
+                            tracing::debug!(
+                                "PostgreSQL at {place}: {}; again without TLS",
+                                describe(&e)
+                            );
+                            let stream = TcpStream::connect_addr(peer)
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            config.ssl_mode(SslMode::Disable);
+                            tls = None;
+                            log_in(&config, stream, NoTls).await
+                        }
+                        other => other,
+                    },
+                    None => log_in(&config, stream, NoTls).await,
+                }
+                .map_err(|e| describe(&e))?;
                 (client, Peer::Tcp(peer, tls))
             }
             Place::Unix { socket } => {
@@ -281,10 +300,10 @@ impl Target {
                 // No TLS over a Unix socket, as in libpq.
                 let mut config = self.config_for(place);
                 config.ssl_mode(SslMode::Disable);
-                (
-                    log_in(&config, stream, NoTls).await?,
-                    Peer::Unix(socket.clone()),
-                )
+                let client = log_in(&config, stream, NoTls)
+                    .await
+                    .map_err(|e| describe(&e))?;
+                (client, Peer::Unix(socket.clone()))
             }
         };
         Ok(Link { client, peer })
@@ -294,18 +313,32 @@ impl Target {
 /// The startup and authentication exchange over `stream`, with `tls` when
 /// the server agrees to it; then the connection's driver runs as a task of
 /// its own until the client is dropped or the server goes away.
-async fn log_in<S, T>(config: &Config, stream: S, tls: T) -> Result<Client, String>
+async fn log_in<S, T>(config: &Config, stream: S, tls: T) -> Result<Client, tokio_postgres::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
     T: TlsConnect<S>,
     T::Stream: 'static,
 {
-    let (client, connection) = config
-        .connect_raw(stream, tls)
-        .await
-        .map_err(|e| describe(&e))?;
+    let (client, connection) = config.connect_raw(stream, tls).await?;
     aio::spawn(drive(connection));
     Ok(client)
+}
+
+/// True when `err` is the TLS handshake failing (rustls's error, which
+/// tokio-rustls wraps in an `io::Error`), not the server refusing the login.
+fn is_handshake_failure(err: &tokio_postgres::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(e) = cause {
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if e.is::<rustls::Error>() || inner.is_some_and(|i| i.is::<rustls::Error>()) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// The places to try for `config`, as libpq pairs them: host `i` (or

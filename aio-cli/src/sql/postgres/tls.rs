@@ -15,10 +15,11 @@
 //! The root certificate is `sslrootcert`, `PGSSLROOTCERT` or
 //! `~/.postgresql/root.crt`. tokio-postgres parses neither `verify-*` nor
 //! `sslrootcert`, so both are taken out of the URL here before it sees
-//! it. TLS never runs over a Unix socket, as in libpq. `allow` tries TLS
-//! first, as `prefer` does, where libpq tries without it first. Channel
-//! binding (`SCRAM-SHA-256-PLUS`) is not offered, so a server that insists
-//! on it is refused.
+//! it. TLS never runs over a Unix socket, as in libpq. Under `prefer` a
+//! failed handshake is tried again without TLS, as libpq does. `allow`
+//! tries TLS first, as `prefer` does, where libpq tries without it first.
+//! Channel binding (`SCRAM-SHA-256-PLUS`) is not offered, so a server that
+//! insists on it is refused.
 
 use std::future::Future;
 use std::io;
@@ -90,6 +91,12 @@ impl Tls {
         };
         let config = client_config(mode, root.as_deref())?;
         Ok((rest, Tls { mode, config }))
+    }
+
+    /// True for `prefer`, where libpq tries again without TLS when the
+    /// handshake fails.
+    pub(super) fn falls_back(&self) -> bool {
+        self.mode == Mode::Prefer
     }
 
     /// The mode tokio-postgres negotiates with.
