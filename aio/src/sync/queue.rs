@@ -321,22 +321,10 @@ struct Put<'a, T> {
 impl<T> Put<'_, T> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.state.borrow_mut();
-        let room = match self.key {
-            None if state.has_room() => true,
-            None => {
-                self.key = Some(state.putters.push(cx.waker()));
-                false
-            }
-            // Taking the promise frees the slot we then fill: no net change.
-            Some(key) if state.putters.take(key).is_some() => {
-                self.key = None;
-                true
-            }
-            Some(key) => {
-                state.putters.set_waker(key, cx.waker());
-                false
-            }
-        };
+        // Room now, or a slot promised while we waited: taking the promise
+        // frees the slot we then fill, so no net change.
+        let room = (self.key.is_none() && state.has_room())
+            || state.putters.wait(&mut self.key, cx.waker()).is_some();
         if !room {
             return Poll::Pending;
         }
@@ -374,24 +362,13 @@ struct Get<'a, T> {
 impl<T> Get<'_, T> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.state.borrow_mut();
-        let item = match self.key {
-            None => match state.items.pop_front() {
-                Some(item) => item,
-                None => {
-                    self.key = Some(state.getters.push(cx.waker()));
-                    return Poll::Pending;
-                }
-            },
-            Some(key) => match state.getters.take(key) {
-                Some(item) => {
-                    self.key = None;
-                    item
-                }
-                None => {
-                    state.getters.set_waker(key, cx.waker());
-                    return Poll::Pending;
-                }
-            },
+        let now = if self.key.is_none() {
+            state.items.pop_front()
+        } else {
+            None
+        };
+        let Some(item) = now.or_else(|| state.getters.wait(&mut self.key, cx.waker())) else {
+            return Poll::Pending;
         };
         let waker = state.free_slot();
         drop(state);

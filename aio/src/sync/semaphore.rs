@@ -220,24 +220,13 @@ struct Acquire<'a> {
 impl<'a> Acquire<'a> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<SemaphorePermit<'a>> {
         let mut state = self.semaphore.state.borrow_mut();
-        let granted = match self.key {
-            None if state.permits > 0 && state.waiters.waiting() == 0 => {
-                state.permits -= 1;
-                true
-            }
-            None => {
-                self.key = Some(state.waiters.push(cx.waker()));
-                false
-            }
-            Some(key) if state.waiters.take(key).is_some() => {
-                self.key = None;
-                true
-            }
-            Some(key) => {
-                state.waiters.set_waker(key, cx.waker());
-                false
-            }
-        };
+        // A free permit now (nobody waits ahead), or one handed to us
+        // while we waited.
+        let free_now = self.key.is_none() && state.permits > 0 && state.waiters.waiting() == 0;
+        if free_now {
+            state.permits -= 1;
+        }
+        let granted = free_now || state.waiters.wait(&mut self.key, cx.waker()).is_some();
         if granted {
             Poll::Ready(SemaphorePermit {
                 semaphore: self.semaphore,

@@ -80,6 +80,27 @@ impl<T> Waiters<T> {
         key
     }
 
+    /// One poll of a future in the line, whose entry is `key` (`None`
+    /// before it joined): the value it was served, taking its entry out
+    /// (`key` back to `None`); otherwise it joins the line, or stays in it
+    /// with `waker` as its waker, and `None` comes back.
+    pub(crate) fn wait(&mut self, key: &mut Option<usize>, waker: &Waker) -> Option<T> {
+        match *key {
+            None => {
+                *key = Some(self.push(waker));
+                None
+            }
+            Some(k) => {
+                let value = self.take(k);
+                match value {
+                    Some(_) => *key = None,
+                    None => self.set_waker(k, waker),
+                }
+                value
+            }
+        }
+    }
+
     /// Updates the waker of a still-waiting entry (a future may be polled
     /// with a different waker, e.g. once moved into another task).
     pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) {
@@ -176,6 +197,19 @@ mod tests {
         assert!(w.serve(3).is_ok());
         assert_eq!(w.take(c), Some(3));
         assert_eq!(w.serve(4).err(), Some(4), "nobody waits any more");
+    }
+
+    #[test]
+    fn wait_joins_then_waits_then_takes_what_it_was_served() {
+        let mut w = Waiters::default();
+        let mut key = None;
+        assert_eq!(w.wait(&mut key, &waker()), None);
+        assert!(key.is_some() && w.waiting() == 1, "joined the line");
+        assert_eq!(w.wait(&mut key, &waker()), None);
+        assert_eq!(w.waiting(), 1, "polled again, still one entry");
+        assert!(w.serve(7).is_ok());
+        assert_eq!(w.wait(&mut key, &waker()), Some(7));
+        assert_eq!((key, w.waiting(), w.served()), (None, 0, 0));
     }
 
     #[test]
