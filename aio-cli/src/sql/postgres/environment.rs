@@ -29,73 +29,65 @@ pub(super) fn apply(
     config: &mut Config,
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<(), String> {
-    let set = |name: &str| var(name).filter(|v| !v.is_empty());
-    if config.get_hosts().is_empty() {
-        if let Some(hosts) = set("PGHOST") {
-            for host in hosts.split(',') {
-                config.host(host);
-            }
+    // A variable counts when the URL left its setting out and it is set
+    // and not empty.
+    let unset_in_url = |left_out: bool, name: &str| {
+        if left_out {
+            var(name).filter(|v| !v.is_empty())
+        } else {
+            None
+        }
+    };
+    if let Some(hosts) = unset_in_url(config.get_hosts().is_empty(), "PGHOST") {
+        for host in hosts.split(',') {
+            config.host(host);
         }
     }
-    if config.get_hostaddrs().is_empty() {
-        if let Some(addrs) = set("PGHOSTADDR") {
-            for addr in addrs.split(',') {
-                let ip = addr
-                    .trim()
-                    .parse::<IpAddr>()
-                    .map_err(|_| format!("invalid PGHOSTADDR {addr:?}: not an IP address"))?;
-                config.hostaddr(ip);
-            }
+    if let Some(addrs) = unset_in_url(config.get_hostaddrs().is_empty(), "PGHOSTADDR") {
+        for addr in addrs.split(',') {
+            let ip = addr
+                .trim()
+                .parse::<IpAddr>()
+                .map_err(|_| format!("invalid PGHOSTADDR {addr:?}: not an IP address"))?;
+            config.hostaddr(ip);
         }
     }
-    if config.get_ports().is_empty() {
-        if let Some(ports) = set("PGPORT") {
-            for port in ports.split(',') {
-                // An empty entry is the default port, as in libpq's lists.
-                let port = match port.trim() {
-                    "" => DEFAULT_PORT,
-                    p => p
-                        .parse()
-                        .map_err(|_| format!("invalid PGPORT {port:?}: not a port number"))?,
-                };
-                config.port(port);
-            }
+    if let Some(ports) = unset_in_url(config.get_ports().is_empty(), "PGPORT") {
+        for port in ports.split(',') {
+            // An empty entry is the default port, as in libpq's lists.
+            let port = match port.trim() {
+                "" => DEFAULT_PORT,
+                p => p
+                    .parse()
+                    .map_err(|_| format!("invalid PGPORT {port:?}: not a port number"))?,
+            };
+            config.port(port);
         }
     }
-    if config.get_user().is_none() {
-        if let Some(user) = set("PGUSER") {
-            config.user(user);
-        }
+    if let Some(user) = unset_in_url(config.get_user().is_none(), "PGUSER") {
+        config.user(user);
     }
-    if config.get_dbname().is_none() {
-        if let Some(db) = set("PGDATABASE") {
-            config.dbname(db);
-        }
+    if let Some(db) = unset_in_url(config.get_dbname().is_none(), "PGDATABASE") {
+        config.dbname(db);
     }
-    if config.get_password().is_none() {
-        if let Some(password) = set("PGPASSWORD") {
-            config.password(password);
-        }
+    if let Some(password) = unset_in_url(config.get_password().is_none(), "PGPASSWORD") {
+        config.password(password);
     }
-    if config.get_application_name().is_none() {
-        if let Some(name) = set("PGAPPNAME") {
-            config.application_name(name);
-        }
+    if let Some(name) = unset_in_url(config.get_application_name().is_none(), "PGAPPNAME") {
+        config.application_name(name);
     }
-    if config.get_options().is_none() {
-        if let Some(options) = set("PGOPTIONS") {
-            config.options(options);
-        }
+    if let Some(options) = unset_in_url(config.get_options().is_none(), "PGOPTIONS") {
+        config.options(options);
     }
-    if config.get_connect_timeout().is_none() {
-        if let Some(secs) = set("PGCONNECT_TIMEOUT") {
-            let secs: i64 = secs.trim().parse().map_err(|_| {
-                format!("invalid PGCONNECT_TIMEOUT {secs:?}: not a number of seconds")
-            })?;
-            // Zero or less waits for ever, as in libpq.
-            if secs > 0 {
-                config.connect_timeout(Duration::from_secs(secs.unsigned_abs()));
-            }
+    let timeout = unset_in_url(config.get_connect_timeout().is_none(), "PGCONNECT_TIMEOUT");
+    if let Some(secs) = timeout {
+        let secs: i64 = secs
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid PGCONNECT_TIMEOUT {secs:?}: not a number of seconds"))?;
+        // Zero or less waits for ever, as in libpq.
+        if secs > 0 {
+            config.connect_timeout(Duration::from_secs(secs.unsigned_abs()));
         }
     }
     Ok(())
