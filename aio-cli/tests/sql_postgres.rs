@@ -605,22 +605,17 @@ fn a_set_lasts_one_line_as_the_pool_resets_the_session() {
     );
 }
 
-#[test]
-fn under_prefer_a_failed_handshake_is_tried_again_without_tls() {
+/// A front for a PostgreSQL server: it says yes to the first
+/// connection's SSLRequest and then sends what is not TLS; a second
+/// connection, if `relay_to` names a server port, it relays there.
+/// Returns the front's port and its thread.
+fn botched_tls_front(relay_to: Option<u16>) -> (u16, std::thread::JoinHandle<()>) {
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpListener, TcpStream};
 
-    let Some((cluster, url)) = database("tls_fallback") else {
-        return;
-    };
-    let name = url.rsplit('/').next().expect("a database name").to_string();
-    // A front that says yes to the first connection's SSLRequest and then
-    // sends what is not TLS, and relays the second connection to the
-    // server.
     let front = TcpListener::bind("127.0.0.1:0").expect("bind the front");
-    let front_port = front.local_addr().expect("its port").port();
-    let server_port = cluster.port;
-    let relay = std::thread::spawn(move || {
+    let port = front.local_addr().expect("its port").port();
+    let thread = std::thread::spawn(move || {
         let (mut first, _) = front.accept().expect("the first connection");
         let mut request = [0u8; 8];
         first.read_exact(&mut request).expect("read the SSLRequest");
@@ -628,6 +623,9 @@ fn under_prefer_a_failed_handshake_is_tried_again_without_tls() {
         assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47]);
         first.write_all(b"Sthis is not TLS\n").expect("answer");
         drop(first);
+        let Some(server_port) = relay_to else {
+            return;
+        };
         let (client, _) = front.accept().expect("the second connection");
         let server = TcpStream::connect(("127.0.0.1", server_port)).expect("reach postgres");
         let pipe = |mut from: TcpStream, to: TcpStream| {
@@ -644,6 +642,16 @@ fn under_prefer_a_failed_handshake_is_tried_again_without_tls() {
         let down = pipe(server, client);
         let _ = (up.join(), down.join());
     });
+    (port, thread)
+}
+
+#[test]
+fn under_prefer_a_failed_handshake_is_tried_again_without_tls() {
+    let Some((cluster, url)) = database("tls_fallback") else {
+        return;
+    };
+    let name = url.rsplit('/').next().expect("a database name");
+    let (front_port, relay) = botched_tls_front(Some(cluster.port));
     let url = format!("postgres://postgres@127.0.0.1:{front_port}/{name}");
     let (lines, stderr, status) = run(
         &["--postgres", &url, "--pool", "1"],
@@ -654,14 +662,7 @@ fn under_prefer_a_failed_handshake_is_tried_again_without_tls() {
     relay.join().expect("the relay");
 
     // `require` does not fall back: the handshake's failure is the error.
-    let front = TcpListener::bind("127.0.0.1:0").expect("bind the front");
-    let front_port = front.local_addr().expect("its port").port();
-    let refuser = std::thread::spawn(move || {
-        let (mut first, _) = front.accept().expect("the connection");
-        let mut request = [0u8; 8];
-        first.read_exact(&mut request).expect("read the SSLRequest");
-        first.write_all(b"Sthis is not TLS\n").expect("answer");
-    });
+    let (front_port, refuser) = botched_tls_front(None);
     fails_with_one_line(
         &[
             "--postgres",
