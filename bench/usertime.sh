@@ -36,11 +36,10 @@ if (($# > 0)); then
 else
     servers=(mio tokio tokio-lines aio-protocol aio-streams aio-sockets)
 fi
-for name in "${servers[@]}"; do
-    case $name in
-    asyncio-* | uvloop-*) setup_python && break ;;
-    esac
-done
+# Python only when a Python server is asked for.
+if [[ " ${servers[*]} " =~ \ (asyncio|uvloop)- ]]; then
+    setup_python
+fi
 
 make_workdir
 
