@@ -2,11 +2,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::rc::Rc;
-use std::task::Poll;
 
-use super::{wake_all, WaitList};
+use super::wait_all::{serve_all, WaitAll};
+use super::waiters::Waiters;
+use super::wake_all;
 
 /// A flag that tasks wait on until it is set. Clones share the flag.
 ///
@@ -27,7 +28,7 @@ pub struct Event {
 #[derive(Default)]
 struct Inner {
     set: Cell<bool>,
-    waiters: RefCell<WaitList>,
+    waiters: RefCell<Waiters<()>>,
 }
 
 impl Event {
@@ -39,11 +40,12 @@ impl Event {
     /// Sets the flag and wakes every waiter.
     pub fn set(&self) {
         self.inner.set.set(true);
-        let wakers = self.inner.waiters.borrow_mut().take();
+        let wakers = serve_all(&mut self.inner.waiters.borrow_mut());
         wake_all(wakers);
     }
 
-    /// Clears the flag; later `wait`s block again.
+    /// Clears the flag; later `wait`s block again. A task that was waiting
+    /// when the flag was set still wakes (as in asyncio).
     pub fn clear(&self) {
         self.inner.set.set(false);
     }
@@ -57,17 +59,10 @@ impl Event {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe.
-    pub async fn wait(&self) {
-        poll_fn(|cx| {
-            if self.inner.set.get() {
-                Poll::Ready(())
-            } else {
-                self.inner.waiters.borrow_mut().register(cx.waker());
-                Poll::Pending
-            }
-        })
-        .await;
+    /// Cancel-safe: a dropped `wait` leaves nothing behind.
+    pub fn wait(&self) -> impl Future<Output = ()> + '_ {
+        let mut waiter = WaitAll::new(&self.inner.waiters, |w| w);
+        poll_fn(move |cx| waiter.poll(cx, |_| self.inner.set.get()))
     }
 }
 
@@ -75,6 +70,7 @@ impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
             .field("set", &self.is_set())
+            .field("waiting", &self.inner.waiters.borrow().waiting())
             .finish()
     }
 }

@@ -19,15 +19,20 @@
 //!   that touches the same primitive, so wakers are collected under the
 //!   `RefCell` borrow and woken after it ends.
 //!
-//! Two wait structures serve them: `WaitList` wakes every waiter (an
-//! event being set, a queue being joined); `Waiters` is a FIFO that serves
-//! one waiter at a time with a value (an item, a permit).
+//! One wait structure serves them all: `Waiters`, a FIFO in which each
+//! waiting future owns an entry. The queue and the semaphore serve one
+//! waiter at a time with a value (an item, a permit); an event being set
+//! and a queue being joined serve every waiter at once (`WaitAll`).
+//! `WaitList`, a plain list of wakers that re-check their condition when
+//! woken, is for the transport and streams layers: a connection's or a
+//! server's own events empty it often, and it ends with its owner.
 
 mod event;
 mod lock;
 pub mod oneshot;
 mod queue;
 mod semaphore;
+mod wait_all;
 mod wait_list;
 mod waiters;
 

@@ -33,7 +33,8 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::wait_list::{wake_all, WaitList};
+use super::wait_all::{serve_all, WaitAll};
+use super::wait_list::wake_all;
 use super::waiters::Waiters;
 
 /// A FIFO queue shared by the tasks of one loop. Clones share the queue.
@@ -78,7 +79,7 @@ struct State<T> {
     /// Items put and not yet marked done (asyncio's `_unfinished_tasks`).
     unfinished: usize,
     /// Tasks in `join`, all woken when `unfinished` reaches zero.
-    joiners: WaitList,
+    joiners: Waiters<()>,
 }
 
 impl<T> State<T> {
@@ -146,7 +147,7 @@ impl<T> Queue<T> {
                 getters: Waiters::default(),
                 putters: Waiters::default(),
                 unfinished: 0,
-                joiners: WaitList::default(),
+                joiners: Waiters::default(),
             })),
         }
     }
@@ -279,7 +280,7 @@ impl<T> Queue<T> {
         }
         state.unfinished -= 1;
         let wakers = if state.unfinished == 0 {
-            state.joiners.take()
+            serve_all(&mut state.joiners)
         } else {
             Vec::new()
         };
@@ -289,22 +290,16 @@ impl<T> Queue<T> {
     }
 
     /// Waits until every item put has been marked done with
-    /// [`task_done`](Self::task_done) (at once if none is pending).
+    /// [`task_done`](Self::task_done) (at once if none is pending). A
+    /// `join` woken by the last `task_done` returns even if more items were
+    /// put before it ran, as in asyncio.
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe.
+    /// Cancel-safe: a dropped `join` leaves nothing behind.
     pub async fn join(&self) {
-        poll_fn(|cx| {
-            let mut state = self.inner.borrow_mut();
-            if state.unfinished == 0 {
-                Poll::Ready(())
-            } else {
-                state.joiners.register(cx.waker());
-                Poll::Pending
-            }
-        })
-        .await;
+        let mut joiner = WaitAll::new(&self.inner, |state| &mut state.joiners);
+        poll_fn(|cx| joiner.poll(cx, |state| state.unfinished == 0)).await;
     }
 }
 

@@ -1,10 +1,10 @@
 //! `Waiters`: a FIFO of waiting futures, each served a value in turn.
 //!
-//! [`WaitList`](super::WaitList) wakes everybody, which suits an event.
-//! The queue and the semaphore must instead wake *one* waiter, the oldest,
-//! and hand it something (an item, a permit) that must not be lost if that
-//! waiter is dropped before it runs again. So here every waiting future
-//! owns an entry, found by its key:
+//! The queue and the semaphore wake *one* waiter, the oldest, and hand it
+//! something (an item, a permit) that must not be lost if that waiter is
+//! dropped before it runs again. So here every waiting future owns an
+//! entry, found by its key (an event being set serves every entry at once,
+//! see `wait_all`):
 //!
 //! ```text
 //!   push ──► waiting (linked in FIFO order) ──serve(v)──► served(v, unlinked)
