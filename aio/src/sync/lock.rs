@@ -101,6 +101,11 @@ impl<T> Lock<T> {
         self.value.into_inner()
     }
 
+    /// Whether `guard` holds this lock (and not another one).
+    pub(super) fn is_held_by(&self, guard: &LockGuard<'_, T>) -> bool {
+        std::ptr::eq(&*guard.value, self.value.as_ptr())
+    }
+
     fn guard<'a>(&'a self, permit: SemaphorePermit<'a>) -> LockGuard<'a, T> {
         LockGuard {
             // Cannot fail: only a guard borrows the value, and a guard

@@ -1,9 +1,9 @@
 //! Single-loop synchronisation, after asyncio's `asyncio.locks` and
-//! `asyncio.queues`: [`Event`], [`Lock`], [`Semaphore`], [`Queue`], and a
-//! [`oneshot`] channel (the Rust form of an `asyncio.Future` that one side
-//! completes and the other awaits). None can be shared between threads
-//! (none is `Sync`): they connect tasks and protocol callbacks of one loop,
-//! without locks or atomics.
+//! `asyncio.queues`: [`Event`], [`Lock`], [`Condition`], [`Semaphore`],
+//! [`Queue`], and a [`oneshot`] channel (the Rust form of an
+//! `asyncio.Future` that one side completes and the other awaits). None can
+//! be shared between threads (none is `Sync`): they connect tasks and
+//! protocol callbacks of one loop, without locks or atomics.
 //!
 //! Invariants every type here keeps:
 //!
@@ -21,12 +21,14 @@
 //!
 //! One wait structure serves them all: `Waiters`, a FIFO in which each
 //! waiting future owns an entry. The queue and the semaphore serve one
-//! waiter at a time with a value (an item, a permit); an event being set
-//! and a queue being joined serve every waiter at once (`WaitAll`).
+//! waiter at a time with a value (an item, a permit), a condition's
+//! `notify(n)` the `n` oldest; an event being set and a queue being joined
+//! serve every waiter at once (`WaitAll`).
 //! `WaitList`, a plain list of wakers that re-check their condition when
 //! woken, is for the transport and streams layers: a connection's or a
 //! server's own events empty it often, and it ends with its owner.
 
+mod condition;
 mod event;
 mod lock;
 pub mod oneshot;
@@ -36,6 +38,7 @@ mod wait_all;
 mod wait_list;
 mod waiters;
 
+pub use condition::Condition;
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use queue::{Queue, QueueEmpty, QueueFull, TaskDoneError};
