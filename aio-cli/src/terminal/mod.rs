@@ -97,6 +97,7 @@ where
     let mut lines = Lines {
         on_line,
         pending: Vec::new(),
+        sweep_at: SWEEP_AT_LEAST,
     };
     if is_interactive() {
         run_screen(settings, notes, &mut lines).await
@@ -111,7 +112,12 @@ struct Lines<F> {
     on_line: F,
     /// Tasks that may still be running, for line mode's wait at EOF.
     pending: Vec<Task<()>>,
+    /// `pending`'s length at which finished tasks are next swept out.
+    sweep_at: usize,
 }
+
+/// The smallest `Lines::sweep_at`.
+const SWEEP_AT_LEAST: usize = 64;
 
 impl<F: FnMut(Input<'_>, &Messages) -> Option<Task<()>>> Lines<F> {
     /// Hands `input` to the app (unless it is an empty line) and keeps its
@@ -121,8 +127,14 @@ impl<F: FnMut(Input<'_>, &Messages) -> Option<Task<()>>> Lines<F> {
             return;
         }
         if let Some(task) = (self.on_line)(input, messages) {
-            // Finished tasks are dropped here, so a long session stays small.
-            self.pending.retain(|task| !task.is_finished());
+            // Finished tasks are swept out so a long session stays small;
+            // only once the list has doubled, so that a piped file whose
+            // queries all wait for the pool costs O(1) per line, not a scan
+            // of every query still waiting.
+            if self.pending.len() >= self.sweep_at {
+                self.pending.retain(|task| !task.is_finished());
+                self.sweep_at = (2 * self.pending.len()).max(SWEEP_AT_LEAST);
+            }
             self.pending.push(task);
         }
     }
