@@ -589,3 +589,65 @@ proptest! {
         prop_assert!(outcome.is_ok(), "{}", outcome.unwrap_err());
     }
 }
+
+// ------------------------------------------------- LIFO and priority order
+
+#[aio::test]
+async fn a_lifo_queue_hands_out_the_newest_item_first() {
+    let queue = Queue::new_lifo(3);
+    for x in [1, 2, 3] {
+        queue.put(x).await;
+    }
+    assert!(queue.is_full());
+    let got = Rc::new(RefCell::new(Vec::new()));
+    for _ in 0..3 {
+        within(getter(&queue, &got)).await.unwrap();
+    }
+    assert_eq!(*got.borrow(), [3, 2, 1]);
+}
+
+#[aio::test]
+async fn a_priority_queue_hands_out_the_smallest_item_first() {
+    let queue = Queue::new_priority(0);
+    for x in [5, 1, 4, 2, 3] {
+        queue.put_nowait(x).unwrap();
+    }
+    let got = Rc::new(RefCell::new(Vec::new()));
+    for _ in 0..5 {
+        within(getter(&queue, &got)).await.unwrap();
+    }
+    assert_eq!(*got.borrow(), [1, 2, 3, 4, 5]);
+}
+
+#[aio::test]
+async fn an_item_put_while_a_get_waits_goes_to_it_whatever_the_order() {
+    for queue in [Queue::new_lifo(0), Queue::new_priority(0)] {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let waiting = getter(&queue, &got);
+        settle().await;
+        queue.put_nowait(9).unwrap();
+        queue.put_nowait(1).unwrap();
+        assert_eq!(within(waiting).await, Ok(9), "the waiter had asked first");
+        assert_eq!(queue.get_nowait(), Ok(1));
+    }
+}
+
+#[aio::test]
+async fn an_item_a_cancelled_get_was_handed_goes_back_as_the_oldest() {
+    // Both items arrive while the getter waits, so 7 is the older: it comes
+    // out last from a LIFO queue, and by value (first) from a priority one.
+    for (queue, order) in [
+        (Queue::new_lifo(0), [5, 7]),
+        (Queue::new_priority(0), [5, 7]),
+    ] {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let cancelled = getter(&queue, &got);
+        settle().await;
+        queue.put_nowait(7).unwrap(); // handed to the getter
+        queue.put_nowait(5).unwrap();
+        cancelled.cancel();
+        assert!(within(cancelled).await.unwrap_err().is_cancelled());
+        assert_eq!([queue.get_nowait(), queue.get_nowait()], order.map(Ok));
+        assert!(got.borrow().is_empty());
+    }
+}

@@ -1,9 +1,10 @@
 //! Single-loop synchronisation, after asyncio's `asyncio.locks` and
 //! `asyncio.queues`: [`Event`], [`Lock`], [`Condition`], [`Semaphore`],
-//! [`Queue`], and a [`oneshot`] channel (the Rust form of an
-//! `asyncio.Future` that one side completes and the other awaits). None can
-//! be shared between threads (none is `Sync`): they connect tasks and
-//! protocol callbacks of one loop, without locks or atomics.
+//! [`Queue`] (FIFO, LIFO or priority), and a [`oneshot`] channel (the Rust
+//! form of an `asyncio.Future` that one side completes and the other
+//! awaits). None can be shared between threads (none is `Sync`): they
+//! connect tasks and protocol callbacks of one loop, without locks or
+//! atomics.
 //!
 //! Invariants every type here keeps:
 //!
@@ -33,6 +34,7 @@ mod event;
 mod lock;
 pub mod oneshot;
 mod queue;
+mod queue_order;
 mod semaphore;
 mod wait_all;
 mod wait_list;

@@ -1,13 +1,15 @@
-//! `Queue`: asyncio's FIFO `Queue` for the tasks of one loop.
+//! `Queue`: asyncio's `Queue`, `LifoQueue` and `PriorityQueue` for the
+//! tasks of one loop.
 //!
 //! Producers [`put`](Queue::put) items, consumers [`get`](Queue::get)
-//! them in the order they were put; with a `maxsize`, `put` waits while the
-//! queue is full, which is how a fast producer is held back. As in asyncio,
+//! them: in the order they were put ([`Queue::new`]), newest first
+//! ([`Queue::new_lifo`]) or smallest first ([`Queue::new_priority`]). With
+//! a `maxsize`, `put` waits while the queue is full, which is how a fast
+//! producer is held back. As in asyncio,
 //! [`task_done`](Queue::task_done) and [`join`](Queue::join) let a producer
 //! wait until every item put has been processed.
 //!
-//! Only the FIFO queue is provided: asyncio's `LifoQueue` and
-//! `PriorityQueue` are not, nor Python 3.13's `shutdown()`.
+//! Python 3.13's `shutdown()` is not provided.
 //!
 //! # How waiters are served
 //!
@@ -27,17 +29,19 @@
 //! `put` together, so a queue never holds more than `maxsize` items.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use super::queue_order::Items;
 use super::wait_all::{serve_all, WaitAll};
 use super::wait_list::wake_all;
 use super::waiters::Waiters;
 
-/// A FIFO queue shared by the tasks of one loop. Clones share the queue.
+/// A queue shared by the tasks of one loop, FIFO unless made with
+/// [`new_lifo`](Self::new_lifo) or [`new_priority`](Self::new_priority).
+/// Clones share the queue.
 ///
 /// ```
 /// use aio::sync::Queue;
@@ -68,8 +72,8 @@ pub struct Queue<T> {
 }
 
 struct State<T> {
-    /// Items put and not yet handed to a `get`, oldest first.
-    items: VecDeque<T>,
+    /// Items put and not yet handed to a `get`, in the queue's order.
+    items: Items<T>,
     /// The bound asked for; 0 means none.
     maxsize: usize,
     /// Waiting `get`s; a served entry holds the item handed to it.
@@ -103,20 +107,20 @@ impl<T> State<T> {
         match self.getters.serve(item) {
             Ok(waker) => waker,
             Err(item) => {
-                self.items.push_back(item);
+                self.items.push(item);
                 None
             }
         }
     }
 
-    /// Takes back an item a cancelled `get` was handed: it was the oldest
-    /// item, so the next `get` gets it, or it returns to the front. Its
-    /// slot stays occupied, so the bound holds.
+    /// Takes back an item a cancelled `get` was handed: it was the next
+    /// item out, so the next `get` gets it, or it goes back to be the next
+    /// out again. Its slot stays occupied, so the bound holds.
     fn restore(&mut self, item: T) -> Option<Waker> {
         match self.getters.serve(item) {
             Ok(waker) => waker,
             Err(item) => {
-                self.items.push_front(item);
+                self.items.put_back(item);
                 None
             }
         }
@@ -137,12 +141,48 @@ fn wake(waker: Option<Waker>) {
 }
 
 impl<T> Queue<T> {
-    /// A queue that holds at most `maxsize` items, or any number when
+    /// A FIFO queue that holds at most `maxsize` items, or any number when
     /// `maxsize` is 0 (as in asyncio).
     pub fn new(maxsize: usize) -> Self {
+        Self::with_items(maxsize, Items::fifo())
+    }
+
+    /// A LIFO queue (asyncio's `LifoQueue`): `get` takes the item put
+    /// last. `maxsize` as in [`new`](Self::new).
+    ///
+    /// ```
+    /// let stack = aio::sync::Queue::new_lifo(0);
+    /// for x in [1, 2, 3] {
+    ///     stack.put_nowait(x).unwrap();
+    /// }
+    /// assert_eq!(stack.get_nowait(), Ok(3));
+    /// ```
+    pub fn new_lifo(maxsize: usize) -> Self {
+        Self::with_items(maxsize, Items::lifo())
+    }
+
+    /// A priority queue (asyncio's `PriorityQueue`): `get` takes the
+    /// smallest item. Equal items come out in no set order, as from
+    /// asyncio's heap; put `(priority, sequence, item)` tuples to keep
+    /// them in order. `maxsize` as in [`new`](Self::new).
+    ///
+    /// ```
+    /// let jobs = aio::sync::Queue::new_priority(0);
+    /// jobs.put_nowait((2, "later")).unwrap();
+    /// jobs.put_nowait((1, "first")).unwrap();
+    /// assert_eq!(jobs.get_nowait(), Ok((1, "first")));
+    /// ```
+    pub fn new_priority(maxsize: usize) -> Self
+    where
+        T: Ord,
+    {
+        Self::with_items(maxsize, Items::priority())
+    }
+
+    fn with_items(maxsize: usize, items: Items<T>) -> Self {
         Self {
             inner: Rc::new(RefCell::new(State {
-                items: VecDeque::new(),
+                items,
                 maxsize,
                 getters: Waiters::default(),
                 putters: Waiters::default(),
@@ -152,7 +192,7 @@ impl<T> Queue<T> {
         }
     }
 
-    /// A queue without a bound: `put` never waits.
+    /// A FIFO queue without a bound: `put` never waits.
     pub fn unbounded() -> Self {
         Self::new(0)
     }
@@ -228,14 +268,15 @@ impl<T> Queue<T> {
         Ok(())
     }
 
-    /// Takes the oldest item, waiting until there is one, behind every
-    /// `get` that was already waiting.
+    /// Takes the next item (the oldest, the newest or the smallest, by the
+    /// queue's order), waiting until there is one, behind every `get` that
+    /// was already waiting.
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe: no item is lost. An item handed to a `get` that is
-    /// dropped before it runs goes to the next waiting `get`, or back to
-    /// the front of the queue.
+    /// dropped before it runs goes to the next waiting `get`, or back into
+    /// the queue as its next item out.
     pub async fn get(&self) -> T {
         let mut getter = Get {
             state: &self.inner,
@@ -244,7 +285,7 @@ impl<T> Queue<T> {
         poll_fn(|cx| getter.poll(cx)).await
     }
 
-    /// Takes the oldest item if there is one now.
+    /// Takes the next item if there is one now.
     ///
     /// # Errors
     ///
@@ -259,7 +300,7 @@ impl<T> Queue<T> {
     /// ```
     pub fn get_nowait(&self) -> Result<T, QueueEmpty> {
         let mut state = self.inner.borrow_mut();
-        let item = state.items.pop_front().ok_or(QueueEmpty)?;
+        let item = state.items.pop().ok_or(QueueEmpty)?;
         let waker = state.free_slot();
         drop(state);
         wake(waker);
@@ -358,7 +399,7 @@ impl<T> Get<'_, T> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.state.borrow_mut();
         let now = if self.key.is_none() {
-            state.items.pop_front()
+            state.items.pop()
         } else {
             None
         };
