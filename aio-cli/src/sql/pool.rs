@@ -4,7 +4,8 @@
 //!
 //! The idle connections sit in an [`aio::sync::Queue`], so a released
 //! connection goes to the query that has waited longest, and wakes only
-//! that one. (An event that woke every waiting query made a piped file of
+//! that one. A LIFO queue, as asyncpg's: the connection used last is used
+//! next, while it is warm on both ends. (An event that woke every waiting query made a piped file of
 //! n lines cost n² wake-ups: 40,000 `SELECT 1`s took 13 s.)
 
 use aio::sync::{Queue, QueueFull};
@@ -20,7 +21,7 @@ pub(super) struct Pool<C> {
 impl<C> Pool<C> {
     /// A pool of `connections`, all idle.
     pub(super) fn new(connections: Vec<C>) -> Pool<C> {
-        let idle = Queue::new(connections.len());
+        let idle = Queue::new_lifo(connections.len());
         for connection in connections {
             // Cannot be full: the bound is the number of connections.
             let _ = idle.put_nowait(connection);
