@@ -1,10 +1,10 @@
 //! Single-loop synchronisation, after asyncio's `asyncio.locks` and
 //! `asyncio.queues`: [`Event`], [`Lock`], [`Condition`], [`Semaphore`],
-//! [`Queue`] (FIFO, LIFO or priority), and a [`oneshot`] channel (the Rust
-//! form of an `asyncio.Future` that one side completes and the other
-//! awaits). None can be shared between threads (none is `Sync`): they
-//! connect tasks and protocol callbacks of one loop, without locks or
-//! atomics.
+//! [`Barrier`], [`Queue`] (FIFO, LIFO or priority), and a [`oneshot`]
+//! channel (the Rust form of an `asyncio.Future` that one side completes
+//! and the other awaits). None can be shared between threads (none is
+//! `Sync`): they connect tasks and protocol callbacks of one loop, without
+//! locks or atomics.
 //!
 //! Invariants every type here keeps:
 //!
@@ -29,6 +29,7 @@
 //! woken, is for the transport and streams layers: a connection's or a
 //! server's own events empty it often, and it ends with its owner.
 
+mod barrier;
 mod condition;
 mod event;
 mod lock;
@@ -40,6 +41,7 @@ mod wait_all;
 mod wait_list;
 mod waiters;
 
+pub use barrier::{Barrier, BrokenBarrierError};
 pub use condition::Condition;
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
