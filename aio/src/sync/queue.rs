@@ -21,9 +21,9 @@
 //! slot is its own: [`get_nowait`](Queue::get_nowait) and
 //! [`put_nowait`](Queue::put_nowait) cannot take it, and [`qsize`](Queue::qsize)
 //! and [`is_full`](Queue::is_full) describe what they *can* take. If the
-//! waiter is cancelled first, the item goes to the next `get` (or back to
-//! the front of the queue) and the slot to the next `put` (or back to the
-//! queue's free room): nothing is lost, nothing stays reserved.
+//! waiter is cancelled first, the item goes to the next `get` (or back into
+//! the queue, as its oldest item) and the slot to the next `put` (or back to
+//! the queue's free room): nothing is lost, nothing stays reserved.
 //!
 //! `maxsize` bounds the items stored, handed to a `get` and promised to a
 //! `put` together, so a queue never holds more than `maxsize` items.
@@ -113,9 +113,9 @@ impl<T> State<T> {
         }
     }
 
-    /// Takes back an item a cancelled `get` was handed: it was the next
-    /// item out, so the next `get` gets it, or it goes back to be the next
-    /// out again. Its slot stays occupied, so the bound holds.
+    /// Takes back an item a cancelled `get` was handed: the next `get`
+    /// gets it, or it goes back where the queue's oldest item goes (see
+    /// `Items::put_back`). Its slot stays occupied, so the bound holds.
     fn restore(&mut self, item: T) -> Option<Waker> {
         match self.getters.serve(item) {
             Ok(waker) => waker,
@@ -276,7 +276,7 @@ impl<T> Queue<T> {
     ///
     /// Cancel-safe: no item is lost. An item handed to a `get` that is
     /// dropped before it runs goes to the next waiting `get`, or back into
-    /// the queue as its next item out.
+    /// the queue as its oldest item.
     pub async fn get(&self) -> T {
         let mut getter = Get {
             state: &self.inner,

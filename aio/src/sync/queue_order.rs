@@ -66,10 +66,11 @@ impl<T> Items<T> {
         }
     }
 
-    /// Takes back an item handed to a `get` that was cancelled. Every item
-    /// stored now was put after it (a `get` waits only while the queue is
-    /// empty), so it goes where the oldest item goes: first out of a FIFO,
-    /// last out of a LIFO. A priority queue sorts it in.
+    /// Takes back an item handed to a `get` that was cancelled. The items
+    /// stored now were put after it (a `get` waits only while the queue is
+    /// empty), but for others taken back the same way, so it goes where the
+    /// oldest item goes: first out of a FIFO, last out of a LIFO. A
+    /// priority queue sorts it in.
     pub(super) fn put_back(&mut self, item: T) {
         match self {
             Items::Fifo(items) => items.push_front(item),
