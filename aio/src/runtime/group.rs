@@ -87,6 +87,11 @@ impl Drop for FailureGuard {
 /// others are cancelled at once; [`join`](TaskGroup::join) waits for all
 /// of them and returns the first failure, or every value in spawn order.
 ///
+/// So the group keeps every child, and every value, until `join`: it is
+/// for a piece of work split into tasks, not for a server's connections,
+/// which come and go for as long as it runs (spawn those with
+/// [`spawn`](crate::spawn) and drop the handle).
+///
 /// ```
 /// aio::run(async {
 ///     let group = aio::TaskGroup::new();
