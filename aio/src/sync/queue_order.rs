@@ -111,7 +111,19 @@ impl<T> Eq for Ranked<T> {}
 #[cfg(test)]
 mod tests {
     use super::Items;
+    use proptest::collection::vec;
     use proptest::prelude::*;
+
+    /// A FIFO, a LIFO and a priority store, each holding `put`.
+    fn filled(put: &[u8]) -> [Items<u8>; 3] {
+        let mut all = [Items::fifo(), Items::lifo(), Items::priority()];
+        for items in &mut all {
+            for &x in put {
+                items.push(x);
+            }
+        }
+        all
+    }
 
     fn drain(items: &mut Items<u8>) -> Vec<u8> {
         std::iter::from_fn(|| items.pop()).collect()
@@ -119,13 +131,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn each_order_hands_out_what_it_promises(put in proptest::collection::vec(any::<u8>(), 0..100)) {
-            let (mut fifo, mut lifo, mut priority) = (Items::fifo(), Items::lifo(), Items::priority());
-            for &x in &put {
-                fifo.push(x);
-                lifo.push(x);
-                priority.push(x);
-            }
+        fn each_order_hands_out_what_it_promises(put in vec(any::<u8>(), 0..100)) {
+            let [mut fifo, mut lifo, mut priority] = filled(&put);
             prop_assert_eq!(priority.len(), put.len());
             let mut sorted = put.clone();
             sorted.sort();
@@ -137,13 +144,8 @@ mod tests {
         }
 
         #[test]
-        fn an_item_put_back_goes_where_the_oldest_goes(put in proptest::collection::vec(any::<u8>(), 0..50), back: u8) {
-            let (mut fifo, mut lifo, mut priority) = (Items::fifo(), Items::lifo(), Items::priority());
-            for &x in &put {
-                fifo.push(x);
-                lifo.push(x);
-                priority.push(x);
-            }
+        fn an_item_put_back_goes_where_the_oldest_goes(put in vec(any::<u8>(), 0..50), back: u8) {
+            let [mut fifo, mut lifo, mut priority] = filled(&put);
             fifo.put_back(back);
             lifo.put_back(back);
             priority.put_back(back);
