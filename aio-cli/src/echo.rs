@@ -15,10 +15,12 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::task::{Context, Poll};
 
 use aio::net::TcpStream;
-use aio::streams::{StreamOptions, StreamReader, StreamWriter};
+use aio::streams::{ReadLineRef, StreamError, StreamOptions, StreamReader, StreamWriter};
 use aio::transport::{Protocol, ServerOptions, Transport};
 use clap::CommandFactory;
 
@@ -225,39 +227,114 @@ fn peer_name(peer: Option<SocketAddr>) -> String {
     peer.map_or_else(|| "a client".to_owned(), |p| p.to_string())
 }
 
+/// The answering side of [`echo_lines`]: the writer, and the lines that
+/// came in at once and go back with one `write`.
+///
+/// A line the task had to wait for (the usual case, one line at a time)
+/// is written straight from the reader's buffer, with no copy. A line that
+/// was already buffered when asked for is one of several sent at once (a
+/// file piped in), so it joins `batch`, and the batch is written as soon
+/// as the reader runs dry ([`NextLine`]): a syscall per burst instead of
+/// one per line, and no answer is ever held back while the task waits.
+struct Answers {
+    writer: StreamWriter,
+    /// Boxed, and only while a burst lasts: this struct is part of every
+    /// idle connection's memory, where 8 bytes beat a `Vec`'s 24.
+    #[allow(clippy::box_collection)] // on purpose, as said
+    batch: Option<Box<Vec<u8>>>,
+}
+
+impl Answers {
+    fn line(&mut self, line: &[u8], waited: bool) {
+        match (&mut self.batch, waited) {
+            (None, true) => self.writer.write(line),
+            (batch, _) => batch.get_or_insert_default().extend_from_slice(line),
+        }
+    }
+
+    /// Writes the batch, if any, and frees it.
+    fn flush(&mut self) {
+        if let Some(batch) = self.batch.take() {
+            self.writer.write(&batch);
+        }
+    }
+}
+
+/// The next line, and whether it had to be waited for; the answers
+/// gathered so far are flushed before the task waits.
+struct NextLine<'r, 'a> {
+    read: ReadLineRef<'r>,
+    answers: &'a mut Answers,
+    waited: bool,
+}
+
+impl<'r> Future for NextLine<'r, '_> {
+    type Output = (Result<&'r [u8], StreamError>, bool);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        match Pin::new(&mut this.read).poll(cx) {
+            Poll::Ready(read) => Poll::Ready((read, this.waited)),
+            Poll::Pending => {
+                this.waited = true;
+                this.answers.flush();
+                Poll::Pending
+            }
+        }
+    }
+}
+
 /// Seed 003's echo on streams: each line back as it came, `\r` and all;
 /// a last line without its newline at EOF; a line over the limit gets
 /// [`lines::TOO_LONG`] and the connection closes. `drain` after each line
 /// keeps a client that does not read from growing the write buffer, and
 /// the reader pauses the transport past twice the limit, so memory stays
-/// bounded either way.
+/// bounded either way. Lines that arrive together go back together (see
+/// [`Answers`]), so a piped file costs a syscall per burst, not per line.
 ///
 /// This future is most of an idle connection's memory, so it keeps little:
 /// the peer's IP and port (20 bytes; a `SocketAddr` takes 32), not its
-/// formatted name; lines borrowed from the reader, never copied, and
-/// written before any `await` so they are never held across one; one
-/// future layer, no `async fn` (rustc stores an `async fn`'s arguments
-/// twice, as captures and as locals).
+/// formatted name; a line on its own borrowed from the reader, never
+/// copied, and written before any `await`, so it is never held across
+/// one; a burst's batch boxed, and only while the burst lasts; one future
+/// layer, no `async fn` (rustc stores an `async fn`'s arguments twice, as
+/// captures and as locals). 152 bytes in all.
 #[allow(clippy::manual_async_fn)] // see above: an `async fn` would be larger
 fn echo_lines(mut reader: StreamReader, writer: StreamWriter) -> impl Future<Output = ()> {
+    // Built out here, so that the future captures the writer once, inside
+    // `answers`, and does not also keep the argument.
+    let mut answers = Answers {
+        writer,
+        batch: None,
+    };
     async move {
-        let peer = writer.peer_addr().map(|a| (a.ip(), a.port()));
+        let peer = answers.writer.peer_addr().map(|a| (a.ip(), a.port()));
         let peer_name = || peer_name(peer.map(SocketAddr::from));
         tracing::debug!("connection from {}", peer_name());
         let limit = reader.limit();
         let result = loop {
-            match lines::classify(reader.readline_ref().await, limit) {
-                Ok(Line::Text(line)) => writer.write(line),
+            let next = NextLine {
+                read: reader.readline_ref(),
+                answers: &mut answers,
+                waited: false,
+            };
+            let (read, waited) = next.await;
+            match lines::classify(read, limit) {
+                Ok(Line::Text(line)) => answers.line(line, waited),
                 Ok(Line::TooLong) => {
                     tracing::debug!("{}: line over {limit} bytes", peer_name());
+                    answers.flush();
                     // Closing (when the writer is dropped) sends it first.
-                    writer.write(lines::TOO_LONG);
+                    answers.writer.write(lines::TOO_LONG);
                     break Ok(());
                 }
-                Ok(Line::Eof) => break Ok(()),
+                Ok(Line::Eof) => {
+                    answers.flush();
+                    break Ok(());
+                }
                 Err(e) => break Err(e),
             }
-            if let Err(e) = writer.drain().await {
+            if let Err(e) = answers.writer.drain().await {
                 break Err(e);
             }
         };

@@ -78,6 +78,24 @@ fn many_lines_from_concurrent_half_closed_clients_all_come_back() {
     }
 }
 
+/// Lines that arrive together are answered together, with one write; the
+/// answer must still not wait for the partial line behind them, whose
+/// sender waits for it before sending the rest.
+#[test]
+fn lines_sent_together_come_back_without_waiting_for_the_partial_one_after() {
+    let server = start(&[]);
+    let mut client = server.connect();
+    client.write_all(b"one\ntwo\nthree\nfo").unwrap();
+    let mut back = [0; 14];
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"one\ntwo\nthree\n");
+    client.write_all(b"ur\n").unwrap();
+    let mut back = [0; 5];
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"four\n");
+    round_trip(&mut client, b"five\n");
+}
+
 #[test]
 fn a_line_over_the_limit_gets_an_error_and_a_close_while_others_carry_on() {
     let server = start(&["--limit", "16"]);
@@ -92,6 +110,13 @@ fn a_line_over_the_limit_gets_an_error_and_a_close_while_others_carry_on() {
     BufReader::new(&long).read_line(&mut reply).unwrap();
     assert_eq!(reply, "error: line too long\n");
     assert!(closed_by_server(&mut long), "the connection stayed open");
+
+    // Lines that came with the long one, before it, are answered first.
+    let mut together = server.connect();
+    together.write_all(b"a\nb\nseventeen bytes!\n").unwrap();
+    let mut reply = Vec::new();
+    together.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"a\nb\nerror: line too long\n");
 
     // A line with no newline in sight is refused as soon as it passes the
     // limit, without waiting for the rest.
