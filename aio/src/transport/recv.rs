@@ -26,9 +26,18 @@ pub(crate) fn read_fd(fd: BorrowedFd<'_>, kind: FdKind, buf: &mut [u8]) -> io::R
     Ok(result?)
 }
 
-/// One read on `fd` that appends to `vec`: into its spare capacity first,
-/// then into `overflow`, whose part is then copied onto `vec`. Returns the
-/// bytes read and how many could have been (for the short-read test).
+/// At most this much of a vector's spare capacity is offered to one read
+/// (asyncio's transports read at most 256 KiB per call, too). The streams
+/// layer pauses reading once its buffer passes twice its limit, but it can
+/// only look after a read; a read into all the spare capacity of a vector
+/// that once grew large took in a loopback socket's whole buffer at once:
+/// 13 MB in one `readv`, for a reader whose limit is 64 KiB.
+const MAX_ROOM: usize = 256 * 1024;
+
+/// One read on `fd` that appends to `vec`: into its spare capacity first
+/// (up to [`MAX_ROOM`] of it), then into `overflow`, whose part is then
+/// copied onto `vec`. Returns the bytes read and how many could have been
+/// (for the short-read test).
 ///
 /// `readv` serves sockets and pipes alike; with no spare capacity this is
 /// [`read_fd`] into `overflow`.
@@ -39,8 +48,9 @@ pub(crate) fn read_append(
     vec: &mut Vec<u8>,
     overflow: &mut [u8],
 ) -> io::Result<(usize, usize)> {
-    let room = vec.spare_capacity_mut();
-    let room_len = room.len();
+    let spare = vec.spare_capacity_mut();
+    let room_len = spare.len().min(MAX_ROOM);
+    let room = &mut spare[..room_len];
     let n = if room_len == 0 {
         read_fd(fd, kind, overflow)?
     } else {
@@ -127,6 +137,24 @@ mod tests {
             read_append(rx.as_fd(), FdKind::Pipe, &mut vec, &mut overflow).expect("readv");
         assert_eq!((n, could), (5, 64 + 8));
         assert_eq!(vec, b"line\n");
+    }
+
+    #[test]
+    fn one_read_offers_at_most_max_room_of_the_spare_capacity() {
+        let (rx, mut tx) = std::io::pipe().expect("pipe");
+        // A pipe large enough to hold more than one read may take.
+        // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; no memory is
+        // passed.
+        let size = unsafe { libc::fcntl(tx.as_fd().as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        assert!(size >= 1 << 20, "cannot grow the pipe: {size}");
+        let sent = vec![7u8; 2 * MAX_ROOM];
+        tx.write_all(&sent).expect("write");
+        let mut vec = Vec::with_capacity(4 * MAX_ROOM);
+        let mut overflow = [0u8; 8];
+        let (n, could) =
+            read_append(rx.as_fd(), FdKind::Pipe, &mut vec, &mut overflow).expect("readv");
+        assert_eq!((n, could), (MAX_ROOM + 8, MAX_ROOM + 8));
+        assert_eq!(vec.len(), MAX_ROOM + 8);
     }
 
     #[test]
