@@ -60,9 +60,7 @@ impl State {
     /// Ends the round: every waiting task gets `outcome`.
     fn release(&mut self, outcome: Result<(), BrokenBarrierError>) -> Vec<Waker> {
         self.arrived = 0;
-        std::iter::from_fn(|| self.waiters.serve(outcome).ok())
-            .flatten()
-            .collect()
+        self.waiters.serve_all(outcome)
     }
 }
 

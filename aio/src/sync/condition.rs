@@ -14,7 +14,6 @@ use std::future::poll_fn;
 use std::task::{Context, Poll, Waker};
 
 use super::lock::{Lock, LockGuard};
-use super::wait_all::serve_all;
 use super::wait_list::wake_all;
 use super::waiters::Waiters;
 
@@ -122,19 +121,13 @@ impl<T> Condition<T> {
     /// change made under the lock and notified after it is what a waiter
     /// can rely on.
     pub fn notify(&self, n: usize) {
-        let wakers: Vec<Waker> = {
-            let mut waiters = self.waiters.borrow_mut();
-            (0..n)
-                .map_while(|_| waiters.serve(()).ok())
-                .flatten()
-                .collect()
-        };
+        let (_, wakers) = self.waiters.borrow_mut().serve_up_to(n, ());
         wake_all(wakers);
     }
 
     /// Wakes every waiting task.
     pub fn notify_all(&self) {
-        let wakers = serve_all(&mut self.waiters.borrow_mut());
+        let wakers = self.waiters.borrow_mut().serve_all(());
         wake_all(wakers);
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::rc::Rc;
 
-use super::wait_all::{serve_all, WaitAll};
+use super::wait_all::WaitAll;
 use super::waiters::Waiters;
 use super::wake_all;
 
@@ -40,7 +40,7 @@ impl Event {
     /// Sets the flag and wakes every waiter.
     pub fn set(&self) {
         self.inner.set.set(true);
-        let wakers = serve_all(&mut self.inner.waiters.borrow_mut());
+        let wakers = self.inner.waiters.borrow_mut().serve_all(());
         wake_all(wakers);
     }
 

@@ -35,7 +35,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::queue_order::Items;
-use super::wait_all::{serve_all, WaitAll};
+use super::wait_all::WaitAll;
 use super::wait_list::wake_all;
 use super::waiters::Waiters;
 
@@ -321,7 +321,7 @@ impl<T> Queue<T> {
         }
         state.unfinished -= 1;
         let wakers = if state.unfinished == 0 {
-            serve_all(&mut state.joiners)
+            state.joiners.serve_all(())
         } else {
             Vec::new()
         };

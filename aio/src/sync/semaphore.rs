@@ -175,17 +175,9 @@ impl Semaphore {
     ///
     /// If the count of free permits would overflow `usize`.
     pub fn add_permits(&self, n: usize) {
-        let mut wakers = Vec::new();
         let mut state = self.state.borrow_mut();
-        let mut left = n;
-        while left > 0 {
-            match state.waiters.serve(()) {
-                Ok(waker) => wakers.extend(waker),
-                Err(()) => break,
-            }
-            left -= 1;
-        }
-        state.permits = state.permits.checked_add(left).expect(OVERFLOW);
+        let (served, wakers) = state.waiters.serve_up_to(n, ());
+        state.permits = state.permits.checked_add(n - served).expect(OVERFLOW);
         drop(state);
         // Outside the borrow: a waker may run code that uses this semaphore.
         wake_all(wakers);

@@ -13,7 +13,7 @@
 //! every task that was waiting.
 
 use std::cell::RefCell;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::waiters::Waiters;
 
@@ -36,7 +36,8 @@ impl<'a, S> WaitAll<'a, S> {
     }
 
     /// Ready when `holds` says the condition holds at the first poll, or
-    /// once [`serve_all`] served this future; else it waits in line.
+    /// once [`Waiters::serve_all`] served this future; else it waits in
+    /// line.
     pub(crate) fn poll(&mut self, cx: &Context<'_>, holds: impl FnOnce(&S) -> bool) -> Poll<()> {
         let mut state = self.cell.borrow_mut();
         if self.key.is_none() && holds(&state) {
@@ -56,12 +57,4 @@ impl<S> Drop for WaitAll<'_, S> {
             (self.waiters)(&mut self.cell.borrow_mut()).remove(key);
         }
     }
-}
-
-/// Serves every waiting future; returns their wakers, to wake once the
-/// caller has released its borrow.
-pub(crate) fn serve_all(waiters: &mut Waiters<()>) -> Vec<Waker> {
-    std::iter::from_fn(|| waiters.serve(()).ok())
-        .flatten()
-        .collect()
 }

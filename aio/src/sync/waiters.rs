@@ -126,6 +126,34 @@ impl<T> Waiters<T> {
         Ok(entry.waker.take())
     }
 
+    /// Serves up to `n` of the oldest waiting entries, each with a clone of
+    /// `value`: how many were served, and their wakers, to wake once the
+    /// caller has released its borrow.
+    pub(crate) fn serve_up_to(&mut self, n: usize, value: T) -> (usize, Vec<Waker>)
+    where
+        T: Clone,
+    {
+        let mut wakers = Vec::new();
+        let mut served = 0;
+        while served < n && self.head.is_some() {
+            match self.serve(value.clone()) {
+                Ok(waker) => wakers.extend(waker),
+                Err(_) => break, // not reached: someone waits
+            }
+            served += 1;
+        }
+        (served, wakers)
+    }
+
+    /// Serves every waiting entry with a clone of `value` (an event being
+    /// set); returns their wakers, as [`serve_up_to`](Self::serve_up_to).
+    pub(crate) fn serve_all(&mut self, value: T) -> Vec<Waker>
+    where
+        T: Clone,
+    {
+        self.serve_up_to(usize::MAX, value).1
+    }
+
     /// The value of a served entry, removing the entry; `None` (and the
     /// entry stays) while it is still waiting.
     pub(crate) fn take(&mut self, key: usize) -> Option<T> {
@@ -224,6 +252,18 @@ mod tests {
         assert_eq!(w.take(a), Some(1));
         assert_eq!(w.take(c), Some(2));
         assert_eq!((w.waiting(), w.served()), (0, 0));
+    }
+
+    #[test]
+    fn serve_up_to_serves_the_oldest_and_says_how_many() {
+        let mut w = Waiters::default();
+        let keys: Vec<_> = (0..3).map(|_| w.push(&waker())).collect();
+        let (served, wakers) = w.serve_up_to(2, 'x');
+        assert_eq!((served, wakers.len()), (2, 2));
+        assert_eq!((w.take(keys[0]), w.take(keys[1])), (Some('x'), Some('x')));
+        assert_eq!(w.take(keys[2]), None, "the newest still waits");
+        assert_eq!(w.serve_up_to(5, 'y').0, 1, "fewer wait than asked for");
+        assert!(w.serve_all('z').is_empty(), "nobody waits any more");
     }
 
     #[test]
