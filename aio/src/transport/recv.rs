@@ -143,9 +143,7 @@ mod tests {
     fn one_read_offers_at_most_max_room_of_the_spare_capacity() {
         let (rx, mut tx) = std::io::pipe().expect("pipe");
         // A pipe large enough to hold more than one read may take.
-        // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; no memory is
-        // passed.
-        let size = unsafe { libc::fcntl(tx.as_fd().as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        let size = rustix::pipe::fcntl_setpipe_size(&tx, 1 << 20).expect("F_SETPIPE_SZ");
         assert!(size >= 1 << 20, "cannot grow the pipe: {size}");
         let sent = vec![7u8; 2 * MAX_ROOM];
         tx.write_all(&sent).expect("write");
