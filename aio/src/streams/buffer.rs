@@ -52,9 +52,12 @@ impl ReadBuf {
 
     /// Moves everything received into this buffer: swapped in whole when
     /// everything here has been read (no copy), else appended after the
-    /// unread bytes.
+    /// unread bytes. Whatever the feeds' search for a line found is spent
+    /// with it (the reader takes it first).
     #[inline]
     pub(crate) fn refill(&mut self, s: &mut StreamState) {
+        s.line_wanted = false;
+        s.newline_free = 0;
         if s.incoming.is_empty() {
             return;
         }
@@ -108,6 +111,14 @@ impl ReadBuf {
     pub(crate) fn wait<T>(&mut self, s: &mut StreamState, cx: &Context<'_>) -> Poll<T> {
         self.park(s);
         s.wait_for_data(cx);
+        Poll::Pending
+    }
+
+    /// [`wait`](Self::wait) for the end of a line: feeds that do not end it
+    /// leave the task asleep (see `StreamState::line_wanted`).
+    pub(crate) fn wait_for_line<T>(&mut self, s: &mut StreamState, cx: &Context<'_>) -> Poll<T> {
+        self.park(s);
+        s.wait_for_line(cx);
         Poll::Pending
     }
 

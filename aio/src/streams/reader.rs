@@ -351,7 +351,15 @@ impl StreamReader {
         separator: impl Separator,
     ) -> Poll<Result<Until, StreamError>> {
         let mut s = self.state.borrow_mut();
+        // Where the fed bytes will join the unread ones, and how many of
+        // them the feeds found free of `\n` (the search resumes past them
+        // when it got as far as that join).
+        let joined_at = self.buf.len();
+        let newline_free = s.newline_free;
         self.buf.refill(&mut s);
+        if separator.is_newline() && self.scanned == joined_at {
+            self.scanned += newline_free;
+        }
         let data = self.buf.unread();
         let (min_len, max_len) = separator.lens();
         if data.len() >= self.scanned + min_len {
@@ -365,21 +373,24 @@ impl StreamReader {
                         start,
                     )));
                 }
-                None => {
-                    self.scanned = (data.len() + 1).saturating_sub(max_len);
-                    if self.scanned > s.limit {
-                        return Poll::Ready(Err(overrun(
-                            "Separator is not found, and chunk exceed the limit",
-                            self.scanned,
-                        )));
-                    }
-                }
+                None => self.scanned = (data.len() + 1).saturating_sub(max_len),
             }
+        }
+        // Also when the feeds did the searching.
+        if self.scanned > s.limit {
+            return Poll::Ready(Err(overrun(
+                "Separator is not found, and chunk exceed the limit",
+                self.scanned,
+            )));
         }
         if s.eof || s.error.is_some() {
             return Poll::Ready(end_of_stream(&mut self.buf, &mut s));
         }
-        self.buf.wait(&mut s, cx)
+        if separator.is_newline() {
+            self.buf.wait_for_line(&mut s, cx)
+        } else {
+            self.buf.wait(&mut s, cx)
+        }
     }
 }
 

@@ -9,6 +9,12 @@ pub(super) trait Separator: Copy {
 
     /// The earliest-ending match at or after `offset`, as (start, end).
     fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)>;
+
+    /// Whether this is `readline`'s `\n`, which the feeds search for
+    /// themselves while a reader waits (see `StreamState::line_wanted`).
+    fn is_newline(self) -> bool {
+        false
+    }
 }
 
 /// A single byte: `readline`'s `\n`.
@@ -20,8 +26,18 @@ impl Separator for u8 {
 
     #[inline]
     fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)> {
+        // Where the feeds' own search for a line stopped (see
+        // `StreamState::line_wanted`): no call needed.
+        if data.get(offset) == Some(&self) {
+            return Some((offset, offset + 1));
+        }
         let start = offset + memchr::memchr(self, &data[offset..])?;
         Some((start, start + 1))
+    }
+
+    #[inline]
+    fn is_newline(self) -> bool {
+        self == b'\n'
     }
 }
 

@@ -50,6 +50,15 @@ pub(crate) struct StreamState {
     pub(crate) reader: Option<Waker>,
     /// Whether that task waits for data now (is owed a wake-up).
     pub(crate) reader_waiting: bool,
+    /// The task waits for the end of a line (`\n`). Each feed then looks
+    /// for it in the new bytes, and a feed that neither ends the line nor
+    /// passes the limit leaves the task asleep: a line that arrives in
+    /// pieces costs one wake-up, not one per piece, and its pieces gather
+    /// in `incoming` without being copied on into the reader's buffer.
+    pub(crate) line_wanted: bool,
+    /// How many leading bytes of `incoming` that search found free of
+    /// `\n`: the reader's own search resumes there.
+    pub(crate) newline_free: usize,
     /// Tasks in `drain` or `wait_closed`. One list for both: they wake on
     /// the same events (resume, loss) and each re-checks its own
     /// condition, which saves a list per connection.
@@ -73,6 +82,8 @@ impl StreamState {
             error: None,
             reader: None,
             reader_waiting: false,
+            line_wanted: false,
+            newline_free: 0,
             writers: WaitList::default(),
             transport: None,
         }))
@@ -92,6 +103,38 @@ impl StreamState {
         }
     }
 
+    /// Parks the reading task until a feed ends its line (or passes the
+    /// limit, or the stream ends). Only right after a refill: `incoming`
+    /// is empty, so the search starts with the next byte fed.
+    pub(crate) fn wait_for_line(&mut self, cx: &Context<'_>) {
+        debug_assert!(self.incoming.is_empty());
+        self.wait_for_data(cx);
+        self.line_wanted = true;
+        self.newline_free = 0;
+    }
+
+    /// For a reader waiting for a line: searches the bytes fed since the
+    /// last search, and says whether the reader should wake (the line
+    /// ended, or it grew past the limit, which the reader reports).
+    #[inline]
+    fn line_in_sight(&mut self) -> bool {
+        let from = self.newline_free;
+        let Some(new) = self.incoming.get(from..) else {
+            return true;
+        };
+        match memchr::memchr(b'\n', new) {
+            Some(i) => {
+                self.newline_free = from + i;
+                self.line_wanted = false;
+                true
+            }
+            None => {
+                self.newline_free = self.incoming.len();
+                self.buffered() > self.limit
+            }
+        }
+    }
+
     /// Resumes a transport the reader paused, whatever is buffered: the
     /// reader is about to wait, so it needs more than the buffer holds
     /// (say `readexactly` of more than twice the limit).
@@ -108,6 +151,7 @@ impl StreamState {
     pub(crate) fn wait_for_data(&mut self, cx: &Context<'_>) {
         self.resume_reading();
         self.reader_waiting = true;
+        self.line_wanted = false;
         // The same task waiting again (the usual case) left its waker
         // already.
         match &self.reader {
@@ -152,6 +196,9 @@ fn fed(state: &RefCell<StreamState>, mut s: RefMut<'_, StreamState>) {
             t.pause_reading();
             s.read_paused = true;
         }
+    }
+    if s.line_wanted && !s.line_in_sight() {
+        return;
     }
     wake_reader(state, s);
 }

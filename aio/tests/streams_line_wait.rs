@@ -1,0 +1,117 @@
+//! A reader waiting for a line is woken by the feed that ends it, not by
+//! every feed: the feeds search the new bytes for `\n` themselves. These
+//! tests count the reading task's polls and check that what the feeds
+//! found is used only while it is true (a read for another separator, a
+//! line past the limit, a readline dropped half-way).
+
+mod support;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::task::Poll;
+
+use aio::streams::{StreamError, StreamReader};
+use support::{poll_once, settle, within, PollCount};
+
+#[aio::test]
+async fn a_line_reader_sleeps_until_the_feed_that_ends_its_line() {
+    let mut reader = StreamReader::new();
+    let feeder = reader.feeder();
+    let polls = Rc::new(Cell::new(0));
+    let counted = polls.clone();
+    let task = aio::spawn(async move {
+        let line = PollCount::new(counted, async { reader.readline().await.unwrap() }).await;
+        (line, reader)
+    });
+    settle().await;
+    assert_eq!(polls.get(), 1, "polled once, then waits");
+    for piece in [&b"one "[..], b"two ", b"three"] {
+        feeder.feed_data(piece);
+        settle().await;
+    }
+    assert_eq!(polls.get(), 1, "feeds without a newline leave it asleep");
+    feeder.feed_data(b" four\nfive");
+    let (line, mut reader) = within(task).await.unwrap();
+    assert_eq!(line, b"one two three four\n");
+    assert_eq!(polls.get(), 2, "one wake-up for the line");
+    // What followed the newline is the next line's start.
+    feeder.feed_data(b"\n");
+    assert_eq!(reader.readline().await.unwrap(), b"five\n");
+}
+
+#[aio::test]
+async fn a_sleeping_line_reader_wakes_to_report_a_line_past_the_limit() {
+    let mut reader = StreamReader::with_limit(8);
+    let feeder = reader.feeder();
+    let task = aio::spawn(async move { reader.readline().await });
+    settle().await;
+    feeder.feed_data(b"01234");
+    settle().await;
+    assert!(!task.is_finished(), "within the limit: still waiting");
+    // No EOF follows: only the limit can end this read.
+    feeder.feed_data(b"56789");
+    match within(task).await.unwrap() {
+        Err(StreamError::LimitOverrun(e)) => assert_eq!(e.consumed, 10),
+        other => panic!("expected a limit overrun, got {other:?}"),
+    }
+}
+
+#[aio::test]
+async fn a_dropped_readline_leaves_its_search_to_no_other_separator() {
+    let mut reader = StreamReader::new();
+    let feeder = reader.feeder();
+    {
+        let mut line = Box::pin(reader.readline());
+        assert!(poll_once(&mut line).await.is_pending());
+        feeder.feed_data(b"xab");
+    }
+    // The feeds found no `\n` in "xab"; a search for "b" must still look.
+    assert_eq!(within(reader.readuntil(b"b")).await.unwrap(), b"xab");
+}
+
+#[aio::test]
+async fn a_readline_dropped_while_waiting_loses_nothing() {
+    let mut reader = StreamReader::new();
+    let feeder = reader.feeder();
+    reader.feed_data(b"kept ");
+    {
+        let mut line = Box::pin(reader.readline());
+        assert!(poll_once(&mut line).await.is_pending());
+        feeder.feed_data(b"and fed ");
+        assert!(matches!(poll_once(&mut line).await, Poll::Pending));
+    }
+    // A fresh readline searches again from the start of what is unread,
+    // so both the bytes it had and the ones fed come back, in order.
+    feeder.feed_data(b"then\nnext\n");
+    assert_eq!(
+        within(reader.readline()).await.unwrap(),
+        b"kept and fed then\n"
+    );
+    assert_eq!(reader.readline().await.unwrap(), b"next\n");
+}
+
+#[aio::test]
+async fn a_line_fed_in_pieces_over_a_socket_arrives_whole() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (mut reader, _writer) = aio::streams::open_connection("127.0.0.1", addr.port())
+        .await
+        .unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_nodelay(true).unwrap();
+    let polls = Rc::new(Cell::new(0));
+    let counted = polls.clone();
+    let read = aio::spawn(PollCount::new(counted, async move {
+        reader.readline().await.unwrap()
+    }));
+    settle().await;
+    for piece in [&b"sent "[..], b"in ", b"pieces\n"] {
+        peer.write_all(piece).unwrap();
+        settle().await;
+    }
+    assert_eq!(within(read).await.unwrap(), b"sent in pieces\n");
+    // However the pieces arrived: the first poll, and the wake-up for the
+    // newline.
+    assert_eq!(polls.get(), 2);
+}
