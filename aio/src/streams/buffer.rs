@@ -13,7 +13,7 @@ use std::mem;
 use std::ops::Range;
 use std::task::{Context, Poll};
 
-use super::state::StreamState;
+use super::state::{StreamState, Wants};
 
 /// While the reader waits with nothing buffered, it keeps no more memory
 /// than this for the next feed: an idle connection should not hold a
@@ -56,8 +56,8 @@ impl ReadBuf {
     /// with it (the reader takes it first).
     #[inline]
     pub(crate) fn refill(&mut self, s: &mut StreamState) {
-        s.line_wanted = false;
-        s.newline_free = 0;
+        s.wants = Wants::Data;
+        s.wants_n = 0;
         if s.incoming.is_empty() {
             return;
         }
@@ -114,11 +114,17 @@ impl ReadBuf {
         Poll::Pending
     }
 
-    /// [`wait`](Self::wait) for the end of a line: feeds that do not end it
-    /// leave the task asleep (see `StreamState::line_wanted`).
-    pub(crate) fn wait_for_line<T>(&mut self, s: &mut StreamState, cx: &Context<'_>) -> Poll<T> {
+    /// [`wait`](Self::wait) for a feed that brings what the reader
+    /// `wants` (see `StreamState::wants`).
+    pub(crate) fn wait_for<T>(
+        &mut self,
+        s: &mut StreamState,
+        wants: Wants,
+        n: usize,
+        cx: &Context<'_>,
+    ) -> Poll<T> {
         self.park(s);
-        s.wait_for_line(cx);
+        s.wait_for(wants, n, cx);
         Poll::Pending
     }
 

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use super::buffer::ReadBuf;
 use super::error::{copy_error, IncompleteReadError, LimitOverrunError, StreamError};
 use super::search::Separator;
-use super::state::{self, SharedState, StreamState};
+use super::state::{self, SharedState, StreamState, Wants};
 
 /// asyncio's default buffer limit: 64 KiB.
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
@@ -172,7 +172,7 @@ impl StreamReader {
                 let len = self.buf.len();
                 Poll::Ready(Ok(self.buf.advance(&mut s, len)))
             } else {
-                self.buf.wait(&mut s, cx)
+                self.buf.wait_for(&mut s, Wants::Eof, 0, cx)
             }
         })
         .await?;
@@ -197,7 +197,7 @@ impl StreamReader {
             } else if s.eof {
                 Poll::Ready(Ok(Until::Eof(self.buf.advance(&mut s, len))))
             } else {
-                self.buf.wait(&mut s, cx)
+                self.buf.wait_for(&mut s, Wants::Bytes, n, cx)
             }
         })
         .await?;
@@ -355,7 +355,7 @@ impl StreamReader {
         // them the feeds found free of `\n` (the search resumes past them
         // when it got as far as that join).
         let joined_at = self.buf.len();
-        let newline_free = s.newline_free;
+        let newline_free = if s.wants == Wants::Line { s.wants_n } else { 0 };
         self.buf.refill(&mut s);
         if separator.is_newline() && self.scanned == joined_at {
             self.scanned += newline_free;
@@ -387,7 +387,7 @@ impl StreamReader {
             return Poll::Ready(end_of_stream(&mut self.buf, &mut s));
         }
         if separator.is_newline() {
-            self.buf.wait_for_line(&mut s, cx)
+            self.buf.wait_for(&mut s, Wants::Line, 0, cx)
         } else {
             self.buf.wait(&mut s, cx)
         }

@@ -11,7 +11,7 @@ pub(super) trait Separator: Copy {
     fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)>;
 
     /// Whether this is `readline`'s `\n`, which the feeds search for
-    /// themselves while a reader waits (see `StreamState::line_wanted`).
+    /// themselves while a reader waits (see `StreamState::wants`).
     fn is_newline(self) -> bool {
         false
     }
@@ -27,7 +27,7 @@ impl Separator for u8 {
     #[inline]
     fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)> {
         // Where the feeds' own search for a line stopped (see
-        // `StreamState::line_wanted`): no call needed.
+        // `StreamState::wants`): no call needed.
         if data.get(offset) == Some(&self) {
             return Some((offset, offset + 1));
         }

@@ -19,6 +19,20 @@ use crate::transport::Transport;
 /// The state, as the reader, the writer and the protocol hold it.
 pub(crate) type SharedState = Rc<RefCell<StreamState>>;
 
+/// What a waiting reader needs before waking it is worth a poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wants {
+    /// Any byte (`read`, and what a reader that does not wait is owed).
+    Data,
+    /// The end of a line (`readline`), or more than the limit, which the
+    /// reader then reports.
+    Line,
+    /// `wants_n` bytes in all (`readexactly`).
+    Bytes,
+    /// The end of the stream (`read_to_end`).
+    Eof,
+}
+
 /// See the module docs.
 pub(crate) struct StreamState {
     /// Bytes received and not yet moved into the reader's own buffer.
@@ -50,15 +64,17 @@ pub(crate) struct StreamState {
     pub(crate) reader: Option<Waker>,
     /// Whether that task waits for data now (is owed a wake-up).
     pub(crate) reader_waiting: bool,
-    /// The task waits for the end of a line (`\n`). Each feed then looks
-    /// for it in the new bytes, and a feed that neither ends the line nor
-    /// passes the limit leaves the task asleep: a line that arrives in
-    /// pieces costs one wake-up, not one per piece, and its pieces gather
-    /// in `incoming` without being copied on into the reader's buffer.
-    pub(crate) line_wanted: bool,
-    /// How many leading bytes of `incoming` that search found free of
-    /// `\n`: the reader's own search resumes there.
-    pub(crate) newline_free: usize,
+    /// What that task waits for. A feed that does not bring it leaves the
+    /// task asleep: a line or a frame that arrives in pieces costs one
+    /// wake-up, not one per piece, and the pieces gather in `incoming`
+    /// without being copied on into the reader's buffer.
+    pub(crate) wants: Wants,
+    /// With [`Wants::Line`], how many leading bytes of `incoming` the
+    /// feeds found free of `\n` (the reader's own search resumes there);
+    /// with [`Wants::Bytes`], how many bytes the reader needs buffered.
+    /// Beside the enum rather than in it, which keeps this state within
+    /// its allocation's size class.
+    pub(crate) wants_n: usize,
     /// Tasks in `drain` or `wait_closed`. One list for both: they wake on
     /// the same events (resume, loss) and each re-checks its own
     /// condition, which saves a list per connection.
@@ -82,8 +98,8 @@ impl StreamState {
             error: None,
             reader: None,
             reader_waiting: false,
-            line_wanted: false,
-            newline_free: 0,
+            wants: Wants::Data,
+            wants_n: 0,
             writers: WaitList::default(),
             transport: None,
         }))
@@ -103,33 +119,44 @@ impl StreamState {
         }
     }
 
-    /// Parks the reading task until a feed ends its line (or passes the
-    /// limit, or the stream ends). Only right after a refill: `incoming`
-    /// is empty, so the search starts with the next byte fed.
-    pub(crate) fn wait_for_line(&mut self, cx: &Context<'_>) {
+    /// Parks the reading task until a feed brings what it `wants` (with
+    /// `n`, see [`StreamState::wants_n`]), or the stream ends. Only right
+    /// after a refill: `incoming` is empty, so a line's search starts with
+    /// the next byte fed.
+    pub(crate) fn wait_for(&mut self, wants: Wants, n: usize, cx: &Context<'_>) {
         debug_assert!(self.incoming.is_empty());
         self.wait_for_data(cx);
-        self.line_wanted = true;
-        self.newline_free = 0;
+        self.wants = wants;
+        self.wants_n = n;
     }
 
-    /// For a reader waiting for a line: searches the bytes fed since the
-    /// last search, and says whether the reader should wake (the line
-    /// ended, or it grew past the limit, which the reader reports).
+    /// Whether the bytes just fed give the waiting reader what it wants.
+    #[inline]
+    fn brings_what_is_wanted(&mut self) -> bool {
+        match self.wants {
+            Wants::Data => true,
+            Wants::Line => self.line_in_sight(),
+            Wants::Bytes => self.buffered() >= self.wants_n,
+            Wants::Eof => false,
+        }
+    }
+
+    /// Searches the bytes fed since the last search for the end of the
+    /// line; true when found, or when the line grew past the limit.
     #[inline]
     fn line_in_sight(&mut self) -> bool {
-        let from = self.newline_free;
+        let from = self.wants_n;
         let Some(new) = self.incoming.get(from..) else {
             return true;
         };
         match memchr::memchr(b'\n', new) {
             Some(i) => {
-                self.newline_free = from + i;
-                self.line_wanted = false;
+                // Later feeds, before the reader runs, find it at once.
+                self.wants_n = from + i;
                 true
             }
             None => {
-                self.newline_free = self.incoming.len();
+                self.wants_n = self.incoming.len();
                 self.buffered() > self.limit
             }
         }
@@ -151,7 +178,7 @@ impl StreamState {
     pub(crate) fn wait_for_data(&mut self, cx: &Context<'_>) {
         self.resume_reading();
         self.reader_waiting = true;
-        self.line_wanted = false;
+        self.wants = Wants::Data;
         // The same task waiting again (the usual case) left its waker
         // already.
         match &self.reader {
@@ -195,12 +222,15 @@ fn fed(state: &RefCell<StreamState>, mut s: RefMut<'_, StreamState>) {
         if let Some(t) = &s.transport {
             t.pause_reading();
             s.read_paused = true;
+            // Wake whatever it wants: only the reader resumes the
+            // transport (a `readexactly` of more than twice the limit
+            // needs more than a paused transport will feed).
+            return wake_reader(state, s);
         }
     }
-    if s.line_wanted && !s.line_in_sight() {
-        return;
+    if s.brings_what_is_wanted() {
+        wake_reader(state, s);
     }
-    wake_reader(state, s);
 }
 
 /// Wakes the reading task if it waits, with the state released (a waker

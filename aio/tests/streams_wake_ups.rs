@@ -1,8 +1,10 @@
-//! A reader waiting for a line is woken by the feed that ends it, not by
-//! every feed: the feeds search the new bytes for `\n` themselves. These
-//! tests count the reading task's polls and check that what the feeds
+//! A waiting reader is woken by the feed that brings what it waits for, not
+//! by every feed: the end of a line (the feeds search the new bytes for
+//! `\n` themselves), `readexactly`'s count, `read_to_end`'s EOF. These
+//! tests count the reading task's polls, and check that what the feeds
 //! found is used only while it is true (a read for another separator, a
-//! line past the limit, a readline dropped half-way).
+//! line past the limit, a readline dropped half-way) and that a reader
+//! whose transport paused still wakes to resume it.
 
 mod support;
 
@@ -10,7 +12,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::task::Poll;
 
-use aio::streams::{StreamError, StreamReader};
+use aio::streams::{StreamError, StreamOptions, StreamReader, StreamWriter};
 use support::{poll_once, settle, within, PollCount};
 
 #[aio::test]
@@ -114,4 +116,88 @@ async fn a_line_fed_in_pieces_over_a_socket_arrives_whole() {
     // However the pieces arrived: the first poll, and the wake-up for the
     // newline.
     assert_eq!(polls.get(), 2);
+}
+
+#[aio::test]
+async fn readexactly_sleeps_until_enough_has_come() {
+    let mut reader = StreamReader::new();
+    let feeder = reader.feeder();
+    let polls = Rc::new(Cell::new(0));
+    let counted = polls.clone();
+    let task = aio::spawn(PollCount::new(counted, async move {
+        reader.readexactly(10).await.unwrap()
+    }));
+    for piece in [&b"012"[..], b"345", b"678"] {
+        settle().await;
+        feeder.feed_data(piece);
+    }
+    settle().await;
+    assert_eq!(polls.get(), 1, "nine bytes of ten: still asleep");
+    feeder.feed_data(b"9 and more");
+    assert_eq!(within(task).await.unwrap(), b"0123456789");
+    assert_eq!(polls.get(), 2);
+}
+
+#[aio::test]
+async fn read_to_end_sleeps_until_the_end() {
+    let mut reader = StreamReader::new();
+    let feeder = reader.feeder();
+    let polls = Rc::new(Cell::new(0));
+    let counted = polls.clone();
+    let task = aio::spawn(PollCount::new(counted, async move {
+        reader.read_to_end().await.unwrap()
+    }));
+    for piece in [&b"all "[..], b"of ", b"it"] {
+        settle().await;
+        feeder.feed_data(piece);
+    }
+    settle().await;
+    assert_eq!(polls.get(), 1);
+    feeder.feed_eof();
+    assert_eq!(within(task).await.unwrap(), b"all of it");
+    assert_eq!(polls.get(), 2);
+}
+
+/// A connection whose reader has a small limit, its writer (dropping it
+/// closes the connection) and the peer's end.
+async fn small_limit_connection(limit: usize) -> (StreamReader, StreamWriter, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let options = StreamOptions {
+        limit,
+        ..StreamOptions::default()
+    };
+    let (reader, writer) = aio::streams::open_connection_with("127.0.0.1", port, &options)
+        .await
+        .unwrap();
+    (reader, writer, listener.accept().unwrap().0)
+}
+
+#[aio::test]
+async fn readexactly_past_twice_the_limit_resumes_the_paused_transport() {
+    use std::io::Write;
+    // The transport pauses past 2 KiB buffered; only the sleeping reader
+    // can resume it, so the feed that pauses must wake it.
+    let (mut reader, _writer, mut peer) = small_limit_connection(1024).await;
+    let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+    let sent = data.clone();
+    let writing = std::thread::spawn(move || peer.write_all(&sent));
+    let got = within(reader.readexactly(data.len())).await.unwrap();
+    assert!(got == data, "the bytes came back in order");
+    writing.join().unwrap().unwrap();
+}
+
+#[aio::test]
+async fn read_to_end_past_twice_the_limit_resumes_the_paused_transport() {
+    use std::io::Write;
+    let (mut reader, _writer, mut peer) = small_limit_connection(1024).await;
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = data.clone();
+    let writing = std::thread::spawn(move || {
+        peer.write_all(&sent)?;
+        peer.shutdown(std::net::Shutdown::Write)
+    });
+    let got = within(reader.read_to_end()).await.unwrap();
+    assert!(got == data, "the bytes came back in order");
+    writing.join().unwrap().unwrap();
 }
