@@ -95,13 +95,7 @@ async fn a_readline_dropped_while_waiting_loses_nothing() {
 #[aio::test]
 async fn a_line_fed_in_pieces_over_a_socket_arrives_whole() {
     use std::io::Write;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (mut reader, _writer) = aio::streams::open_connection("127.0.0.1", addr.port())
-        .await
-        .unwrap();
-    let (mut peer, _) = listener.accept().unwrap();
-    peer.set_nodelay(true).unwrap();
+    let (mut reader, _writer, mut peer) = connection(aio::streams::DEFAULT_LIMIT).await;
     let polls = Rc::new(Cell::new(0));
     let counted = polls.clone();
     let read = aio::spawn(PollCount::new(counted, async move {
@@ -158,9 +152,10 @@ async fn read_to_end_sleeps_until_the_end() {
     assert_eq!(polls.get(), 2);
 }
 
-/// A connection whose reader has a small limit, its writer (dropping it
-/// closes the connection) and the peer's end.
-async fn small_limit_connection(limit: usize) -> (StreamReader, StreamWriter, std::net::TcpStream) {
+/// A connection whose reader has the given limit, its writer (dropping it
+/// closes the connection) and the peer's end, which sends each write at
+/// once.
+async fn connection(limit: usize) -> (StreamReader, StreamWriter, std::net::TcpStream) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let options = StreamOptions {
@@ -170,7 +165,9 @@ async fn small_limit_connection(limit: usize) -> (StreamReader, StreamWriter, st
     let (reader, writer) = aio::streams::open_connection_with("127.0.0.1", port, &options)
         .await
         .unwrap();
-    (reader, writer, listener.accept().unwrap().0)
+    let (peer, _) = listener.accept().unwrap();
+    peer.set_nodelay(true).unwrap();
+    (reader, writer, peer)
 }
 
 #[aio::test]
@@ -178,7 +175,7 @@ async fn readexactly_past_twice_the_limit_resumes_the_paused_transport() {
     use std::io::Write;
     // The transport pauses past 2 KiB buffered; only the sleeping reader
     // can resume it, so the feed that pauses must wake it.
-    let (mut reader, _writer, mut peer) = small_limit_connection(1024).await;
+    let (mut reader, _writer, mut peer) = connection(1024).await;
     let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
     let sent = data.clone();
     let writing = std::thread::spawn(move || peer.write_all(&sent));
@@ -190,7 +187,7 @@ async fn readexactly_past_twice_the_limit_resumes_the_paused_transport() {
 #[aio::test]
 async fn read_to_end_past_twice_the_limit_resumes_the_paused_transport() {
     use std::io::Write;
-    let (mut reader, _writer, mut peer) = small_limit_connection(1024).await;
+    let (mut reader, _writer, mut peer) = connection(1024).await;
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let sent = data.clone();
     let writing = std::thread::spawn(move || {

@@ -52,8 +52,8 @@ impl ReadBuf {
 
     /// Moves everything received into this buffer: swapped in whole when
     /// everything here has been read (no copy), else appended after the
-    /// unread bytes. Whatever the feeds' search for a line found is spent
-    /// with it (the reader takes it first).
+    /// unread bytes. The reader no longer waits, so what it wanted is
+    /// reset (a line read takes what the feeds' search found first).
     #[inline]
     pub(crate) fn refill(&mut self, s: &mut StreamState) {
         s.wants = Wants::Data;

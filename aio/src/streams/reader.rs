@@ -22,10 +22,10 @@ pub const DEFAULT_LIMIT: usize = 64 * 1024;
 /// Every method is cancel-safe: a read that is dropped before it completes
 /// (say by [`timeout`](crate::timeout)) consumed nothing.
 ///
-/// A waiting read is woken only by the data that can complete it: a
-/// `readline` by the bytes that end its line (or pass the limit), a
-/// `readexactly` by its count, `read_to_end` by EOF. A line that arrives
-/// in many pieces costs its task one poll, not one per piece.
+/// A waiting `readline` is woken only by the bytes that end its line (or
+/// pass the limit), `readexactly` only once its count has come, and
+/// `read_to_end` only at EOF: a line that arrives in many pieces costs its
+/// task one poll, not one per piece.
 ///
 /// ```
 /// aio::run(async {
