@@ -107,15 +107,8 @@ impl ReadBuf {
         self.buf[range].to_vec()
     }
 
-    /// Parks the reading task until the next feed, after [`park`](Self::park).
-    pub(crate) fn wait<T>(&mut self, s: &mut StreamState, cx: &Context<'_>) -> Poll<T> {
-        self.park(s);
-        s.wait_for_data(cx);
-        Poll::Pending
-    }
-
-    /// [`wait`](Self::wait) for a feed that brings what the reader
-    /// `wants` (see `StreamState::wants`).
+    /// Parks the reading task, after [`park`](Self::park), until a feed
+    /// brings what it `wants` (see `StreamState::wants`).
     pub(crate) fn wait_for<T>(
         &mut self,
         s: &mut StreamState,

@@ -150,7 +150,7 @@ impl StreamReader {
         } else if s.eof {
             Poll::Ready(Ok(()))
         } else {
-            self.buf.wait(&mut s, cx)
+            self.buf.wait_for(&mut s, Wants::Data, 0, cx)
         }
     }
 
@@ -391,11 +391,12 @@ impl StreamReader {
         if s.eof || s.error.is_some() {
             return Poll::Ready(end_of_stream(&mut self.buf, &mut s));
         }
-        if separator.is_newline() {
-            self.buf.wait_for(&mut s, Wants::Line, 0, cx)
+        let wants = if separator.is_newline() {
+            Wants::Line
         } else {
-            self.buf.wait(&mut s, cx)
-        }
+            Wants::Data
+        };
+        self.buf.wait_for(&mut s, wants, 0, cx)
     }
 }
 

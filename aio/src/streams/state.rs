@@ -125,9 +125,16 @@ impl StreamState {
     /// the next byte fed.
     pub(crate) fn wait_for(&mut self, wants: Wants, n: usize, cx: &Context<'_>) {
         debug_assert!(self.incoming.is_empty());
-        self.wait_for_data(cx);
+        self.resume_reading();
+        self.reader_waiting = true;
         self.wants = wants;
         self.wants_n = n;
+        // The same task waiting again (the usual case) left its waker
+        // already.
+        match &self.reader {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.reader = Some(cx.waker().clone()),
+        }
     }
 
     /// Whether the bytes just fed give the waiting reader what it wants.
@@ -171,19 +178,6 @@ impl StreamState {
             if let Some(t) = &self.transport {
                 t.resume_reading();
             }
-        }
-    }
-
-    /// Parks the reading task until the next feed.
-    pub(crate) fn wait_for_data(&mut self, cx: &Context<'_>) {
-        self.resume_reading();
-        self.reader_waiting = true;
-        self.wants = Wants::Data;
-        // The same task waiting again (the usual case) left its waker
-        // already.
-        match &self.reader {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => self.reader = Some(cx.waker().clone()),
         }
     }
 }
