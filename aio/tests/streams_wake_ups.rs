@@ -9,20 +9,29 @@
 mod support;
 
 use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
 
 use aio::streams::{StreamError, StreamOptions, StreamReader, StreamWriter};
 use support::{poll_once, settle, within, PollCount};
 
+/// Spawns `fut` and counts how often the loop polls it.
+fn spawn_counted<F>(fut: F) -> (aio::Task<F::Output>, Rc<Cell<u32>>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let polls = Rc::new(Cell::new(0));
+    (aio::spawn(PollCount::new(polls.clone(), fut)), polls)
+}
+
 #[aio::test]
 async fn a_line_reader_sleeps_until_the_feed_that_ends_its_line() {
     let mut reader = StreamReader::new();
     let feeder = reader.feeder();
-    let polls = Rc::new(Cell::new(0));
-    let counted = polls.clone();
-    let task = aio::spawn(async move {
-        let line = PollCount::new(counted, async { reader.readline().await.unwrap() }).await;
+    let (task, polls) = spawn_counted(async move {
+        let line = reader.readline().await.unwrap();
         (line, reader)
     });
     settle().await;
@@ -96,11 +105,7 @@ async fn a_readline_dropped_while_waiting_loses_nothing() {
 async fn a_line_fed_in_pieces_over_a_socket_arrives_whole() {
     use std::io::Write;
     let (mut reader, _writer, mut peer) = connection(aio::streams::DEFAULT_LIMIT).await;
-    let polls = Rc::new(Cell::new(0));
-    let counted = polls.clone();
-    let read = aio::spawn(PollCount::new(counted, async move {
-        reader.readline().await.unwrap()
-    }));
+    let (read, polls) = spawn_counted(async move { reader.readline().await.unwrap() });
     settle().await;
     for piece in [&b"sent "[..], b"in ", b"pieces\n"] {
         peer.write_all(piece).unwrap();
@@ -116,11 +121,7 @@ async fn a_line_fed_in_pieces_over_a_socket_arrives_whole() {
 async fn readexactly_sleeps_until_enough_has_come() {
     let mut reader = StreamReader::new();
     let feeder = reader.feeder();
-    let polls = Rc::new(Cell::new(0));
-    let counted = polls.clone();
-    let task = aio::spawn(PollCount::new(counted, async move {
-        reader.readexactly(10).await.unwrap()
-    }));
+    let (task, polls) = spawn_counted(async move { reader.readexactly(10).await.unwrap() });
     for piece in [&b"012"[..], b"345", b"678"] {
         settle().await;
         feeder.feed_data(piece);
@@ -136,11 +137,7 @@ async fn readexactly_sleeps_until_enough_has_come() {
 async fn read_to_end_sleeps_until_the_end() {
     let mut reader = StreamReader::new();
     let feeder = reader.feeder();
-    let polls = Rc::new(Cell::new(0));
-    let counted = polls.clone();
-    let task = aio::spawn(PollCount::new(counted, async move {
-        reader.read_to_end().await.unwrap()
-    }));
+    let (task, polls) = spawn_counted(async move { reader.read_to_end().await.unwrap() });
     for piece in [&b"all "[..], b"of ", b"it"] {
         settle().await;
         feeder.feed_data(piece);
