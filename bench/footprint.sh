@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# How much memory a server touches per echo round trip: code and data.
+#
+#   bench/footprint.sh [SERVER...]     default: mio tokio tokio-lines aio-*
+#
+# On this VM a server's user time per round trip follows what it touches
+# more than what it executes: every syscall in between evicts the first-level
+# caches. This script counts, under `valgrind --tool=callgrind`:
+#   - code: the distinct instructions, 64-byte lines and 4 KiB pages run on
+#     every round trip (those executed at least N2/2 times in N2 round trips);
+#   - data: first-level data-cache misses per round trip in callgrind's cache
+#     model, from the difference of an N1 and an N2 run as in callgrind.sh.
+#     The model does not see the kernel's writes: bytes `recv` just put in a
+#     buffer count as misses when the buffer is not the one used last (the
+#     streams reader's is per connection), though the kernel's copy left them
+#     in the cache.
+#
+# Environment: FP_CONNS (50), FP_SIZE (1024), FP_N1 (2000), FP_N2 (12000),
+# BENCH_NO_BUILD=1, CARGO_TARGET_DIR.
+set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+conns=${FP_CONNS:-50}
+size=${FP_SIZE:-1024}
+n1=${FP_N1:-2000}
+n2=${FP_N2:-12000}
+if ((n2 <= n1)); then
+    note "FP_N2 must be larger than FP_N1"
+    exit 2
+fi
+if ! command -v valgrind >/dev/null; then
+    note "valgrind is not installed"
+    exit 1
+fi
+
+build_binaries
+if (($# > 0)); then
+    servers=("$@")
+else
+    servers=(mio tokio tokio-lines aio-protocol aio-sockets aio-streams)
+fi
+
+make_workdir
+
+# profile N OUT: a callgrind run of N round trips with per-instruction counts
+# and the cache model, written to OUT.
+profile() {
+    local n=$1 out=$2
+    rm -f "$out"
+    if ! start_server 0 "$work" 120 valgrind --tool=callgrind --cache-sim=yes \
+        --dump-instr=yes --compress-pos=no --compress-strings=no \
+        --callgrind-out-file="$out" "${argv[@]}"; then
+        note "$name under valgrind did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
+        return 1
+    fi
+    if ! loadgen_requests "$n"; then
+        note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
+        STOP_TIMEOUT=60 stop_server
+        return 1
+    fi
+    STOP_TIMEOUT=60 stop_server
+}
+
+# Reads the two profiles; prints the table row's figures.
+summarize() {
+    python3 - "$work/cg1" "$work/cg2" "$n1" "$n2" <<'PY'
+import re, sys
+f1, f2, n1, n2 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+pos = re.compile(r"^(0x[0-9a-f]+) \d+ (\d+)")
+
+def totals(path):
+    for line in open(path):
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        if line.startswith("summary:"):
+            return dict(zip(events, map(int, line.split()[1:])))
+    raise SystemExit(f"no summary in {path}")
+
+def hot_code(path, n):
+    # Self cost per (object, address); the line after `calls=` is the
+    # call's inclusive cost and is skipped.
+    counts, obj, after_call = {}, "", False
+    for line in open(path):
+        if line.startswith("ob="):
+            obj = line[3:].strip()
+        elif line.startswith("calls="):
+            after_call = True
+        elif (m := pos.match(line)):
+            if not after_call:
+                key = (obj, int(m.group(1), 16))
+                counts[key] = counts.get(key, 0) + int(m.group(2))
+            after_call = False
+    hot = [k for k, c in counts.items() if c >= n // 2]
+    return len(hot), len({(o, a >> 6) for o, a in hot}), len({(o, a >> 12) for o, a in hot})
+
+t1, t2 = totals(f1), totals(f2)
+per = lambda *ev: sum(t2[e] - t1[e] for e in ev) / (n2 - n1)
+instrs, lines, pages = hot_code(f2, n2)
+print(f"{per('Ir'):,.0f} | {instrs} | {lines} | {pages} | {per('D1mr', 'D1mw'):.1f}")
+PY
+}
+
+stamp=$(date +%Y%m%d-%H%M%S)
+mkdir -p "$here/results"
+report=$here/results/footprint-$stamp.md
+{
+    echo "# What a round trip touches"
+    echo
+    echo "$conns connections x $size B under callgrind's cache model; code run on every" \
+        "round trip of $n2; data misses: difference of $n2 and $n1 round trips."
+    echo
+    echo "| server | instructions / RT | distinct instructions | code lines | code pages | D1 misses / RT |"
+    echo "|---|---:|---:|---:|---:|---:|"
+} >"$report"
+
+for name in "${servers[@]}"; do
+    server_argv "$name"
+    if ((${#argv[@]} == 0)); then
+        note "skipping $name: not available here"
+        continue
+    fi
+    note "$name: callgrind with the cache model, $n1 then $n2 round trips"
+    if profile "$n1" "$work/cg1" && profile "$n2" "$work/cg2"; then
+        echo "| $name | $(summarize) |" >>"$report"
+    else
+        echo "| $name | – | – | – | – | – |" >>"$report"
+    fi
+done
+cat "$report"
+note "written to $report"
