@@ -10,7 +10,10 @@
 # it) while the load generator makes exactly UT_REQUESTS round trips, so a
 # figure rests on thousands of samples. Servers are interleaved over UT_ROUNDS
 # rounds; the table shows each server's median and its ratio to mio within each
-# round. Server pinned to CPU 0, load to CPU 1, as in run.sh.
+# round, the pooled ratio (its time over mio's, summed over the rounds both
+# ran) and, from five rounds on, a 90 % bootstrap interval of that pooled
+# ratio over rounds: how far the figure can be trusted on this host. Server
+# pinned to CPU 0, load to CPU 1, as in run.sh.
 #
 # Environment: UT_CONNS (50), UT_SIZE (1024), UT_REQUESTS (400000), UT_ROUNDS
 # (3), UT_FREQ (20000), BENCH_NO_BUILD=1, CARGO_TARGET_DIR. Needs perf (Debian's
@@ -92,7 +95,7 @@ stamp=$(date +%Y%m%d-%H%M%S)
 mkdir -p "$here/results"
 report=$here/results/usertime-$stamp.md
 python3 - "$work/samples" "$requests" "$freq" "$conns" "$size" "$rounds" >"$report" <<'PY'
-import statistics, sys
+import random, statistics, sys
 path, requests, freq, conns, size, rounds = sys.argv[1], *map(int, sys.argv[2:])
 us = {}  # server -> {round: user µs per round trip}
 for line in open(path):
@@ -101,16 +104,30 @@ for line in open(path):
 print("# User-space CPU per round trip, sampled\n")
 print(f"{conns} connections x {size} B, {requests} round trips per run, "
       f"perf cpu-clock:u at {freq} Hz, {rounds} interleaved round(s).\n")
-print("| server | user µs / RT (median) | each round | ÷ mio, each round | ÷ mio (median) |")
-print("|---|---:|---|---|---:|")
+print("| server | user µs / RT (median) | each round | ÷ mio, each round | ÷ mio (median) "
+      "| ÷ mio (pooled) | pooled, 90 % interval |")
+print("|---|---:|---|---|---:|---:|---|")
 mio = us.get("mio", {})
+# Rounds resampled with replacement, with a fixed seed so that the same
+# samples always give the same interval.
+rng = random.Random(5)
+
+def pooled(by_round, rounds):
+    return sum(by_round[r] for r in rounds) / sum(mio[r] for r in rounds)
+
 for name, by_round in us.items():
     med = statistics.median(by_round.values())
     each = " / ".join(f"{by_round[r]:.3f}" for r in sorted(by_round))
-    ratios = [by_round[r] / mio[r] for r in sorted(by_round) if r in mio and mio[r]]
+    both = [r for r in sorted(by_round) if r in mio and mio[r]]
+    ratios = [by_round[r] / mio[r] for r in both]
     ratio_each = " / ".join(f"{x:.2f}" for x in ratios) or "–"
     ratio_med = f"{statistics.median(ratios):.2f}×" if ratios else "–"
-    print(f"| {name} | {med:.3f} | {each} | {ratio_each} | {ratio_med} |")
+    ratio_pooled = f"{pooled(by_round, both):.2f}×" if both else "–"
+    interval = "–"
+    if len(both) >= 5:
+        boot = sorted(pooled(by_round, rng.choices(both, k=len(both))) for _ in range(2000))
+        interval = f"{boot[100]:.2f}–{boot[1899]:.2f}"
+    print(f"| {name} | {med:.3f} | {each} | {ratio_each} | {ratio_med} | {ratio_pooled} | {interval} |")
 PY
 cat "$report"
 note "written to $report"
