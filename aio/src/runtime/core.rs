@@ -13,9 +13,9 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -36,7 +36,35 @@ const MAIN_KEY: usize = usize::MAX;
 const MAX_TASKS_PER_STEP: usize = 256;
 
 /// What a task is made of: its future, its completion sink, and a handle.
-pub(crate) type SpawnParts<H> = (Pin<Box<dyn Future<Output = ()>>>, Rc<dyn Completion>, H);
+pub(crate) type SpawnParts<F, H> = (F, Rc<dyn Completion>, H);
+
+pin_project_lite::pin_project! {
+    /// What the loop polls: a task's future with the waker it is polled
+    /// with, in one allocation. A poll then touches this and the task's
+    /// slot and `TaskWaker`, not also its `TaskMeta`: on a server every
+    /// record a round trip touches is a likely cache miss.
+    struct TaskCell<F> {
+        waker: Waker,
+        #[pin]
+        future: F,
+    }
+}
+
+/// A [`TaskCell`] of any future type.
+trait PollTask {
+    fn poll_task(self: Pin<&mut Self>) -> Poll<()>;
+}
+
+impl<F: Future<Output = ()>> PollTask for TaskCell<F> {
+    #[inline]
+    fn poll_task(self: Pin<&mut Self>) -> Poll<()> {
+        let this = self.project();
+        this.future.poll(&mut Context::from_waker(this.waker))
+    }
+}
+
+/// A task's future, as the table holds it.
+type BoxedTask = Pin<Box<dyn PollTask>>;
 
 /// A `call_soon` callback and the flag its handle sets to cancel it.
 type Callback = (Rc<Cell<bool>>, Box<dyn FnOnce()>);
@@ -45,11 +73,11 @@ type Callback = (Rc<Cell<bool>>, Box<dyn FnOnce()>);
 struct TaskSlot {
     /// `None` while the task is being polled, so the table is not borrowed
     /// across the poll.
-    future: Option<Pin<Box<dyn Future<Output = ()>>>>,
-    /// The task's waker (`meta.waker`), typed, to clear its `scheduled`
-    /// flag.
+    future: Option<BoxedTask>,
+    /// The task's waker, typed: the loop clears its `scheduled` flag and
+    /// reads its `cancelled` flag at every poll.
     task_waker: Arc<TaskWaker>,
-    /// Id, name and cancellation state, shared with handles.
+    /// Id, name and whether it finished, shared with handles.
     meta: Rc<TaskMeta>,
     /// Where a panic or cancellation is recorded.
     completion: Rc<dyn Completion>,
@@ -129,26 +157,32 @@ impl Core {
     /// Adds a task and schedules its first poll. `build` gets the task's
     /// metadata and returns its future, where its failure is recorded, and
     /// the handle `spawn_with` passes back.
-    pub(crate) fn spawn_with<H>(&self, build: impl FnOnce(Rc<TaskMeta>) -> SpawnParts<H>) -> H {
+    pub(crate) fn spawn_with<F, H>(&self, build: impl FnOnce(Rc<TaskMeta>) -> SpawnParts<F, H>) -> H
+    where
+        F: Future<Output = ()> + 'static,
+    {
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
         let key = self.tasks.borrow().vacant_key();
         let task_waker = Arc::new(TaskWaker {
             key,
             // The task goes on the ready queue right below.
-            scheduled: std::sync::atomic::AtomicBool::new(true),
+            scheduled: AtomicBool::new(true),
+            cancelled: AtomicBool::new(false),
             shared: self.shared.clone(),
         });
         let meta = Rc::new(TaskMeta {
             id,
             name: Cell::new(None),
-            key,
-            cancel_requested: Cell::new(false),
             finished: Cell::new(false),
-            waker: Waker::from(task_waker.clone()),
+            task_waker: task_waker.clone(),
         });
         let (future, completion, handle) = build(meta.clone());
+        let cell = TaskCell {
+            waker: Waker::from(task_waker.clone()),
+            future,
+        };
         let inserted = self.tasks.borrow_mut().insert(TaskSlot {
-            future: Some(future),
+            future: Some(Box::pin(cell)),
             task_waker,
             meta,
             completion,
@@ -163,9 +197,9 @@ impl Core {
         let tasks = self.tasks.borrow();
         if let Some(slot) = tasks.get(key) {
             if slot.meta.id == id {
-                let meta = slot.meta.clone();
+                let waker = slot.task_waker.clone();
                 drop(tasks);
-                meta.waker.wake_by_ref();
+                waker.wake_by_ref();
             }
         }
     }
@@ -208,7 +242,9 @@ impl Core {
         let _enter = context::enter(self.clone());
         let main_waker = Arc::new(TaskWaker {
             key: MAIN_KEY,
-            scheduled: std::sync::atomic::AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
+            // The main future is never cancelled: `run` ends with it.
+            cancelled: AtomicBool::new(false),
             shared: self.shared.clone(),
         });
         let waker = Waker::from(main_waker.clone());
@@ -332,17 +368,16 @@ impl Core {
             return; // a duplicate wake while the task is being polled
         };
         slot.task_waker.scheduled.store(false, Ordering::Release);
-        let meta = slot.meta.clone();
+        let cancelled = slot.task_waker.cancelled.load(Ordering::Relaxed);
         drop(tasks);
 
-        if meta.cancel_requested.get() {
+        if cancelled {
             self.finish_task(key, future, Some(TaskError::Cancelled));
             return;
         }
         context::reset_budget();
         self.current.set(Some(key));
-        let mut cx = Context::from_waker(&meta.waker);
-        let result = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        let result = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll_task()));
         self.current.set(None);
         match result {
             Ok(Poll::Pending) => {
@@ -360,12 +395,7 @@ impl Core {
 
     /// Removes a task, dropping its future first so its destructors run
     /// while the task is still "current" for them, then records the outcome.
-    fn finish_task(
-        &self,
-        key: usize,
-        future: Pin<Box<dyn Future<Output = ()>>>,
-        error: Option<TaskError>,
-    ) {
+    fn finish_task(&self, key: usize, future: BoxedTask, error: Option<TaskError>) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(future))) {
             let msg = error::panic_message(&*payload);
             error::report(ErrorContext::other("a task's destructor panicked", msg));

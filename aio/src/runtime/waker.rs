@@ -65,6 +65,11 @@ pub(crate) struct TaskWaker {
     /// True while the task sits in the ready queue, so a burst of wakes
     /// queues it once.
     pub(crate) scheduled: AtomicBool,
+    /// Set by `cancel()`; the loop drops the future when it sees it. Here
+    /// rather than in `TaskMeta` because the loop touches this record at
+    /// every poll anyway (for `scheduled`). Only the loop's thread sets
+    /// or reads it; it is atomic because a waker must be `Sync`.
+    pub(crate) cancelled: AtomicBool,
     /// The loop the task belongs to.
     pub(crate) shared: Arc<Shared>,
 }
