@@ -4,8 +4,9 @@
 #   bench/footprint.sh [SERVER...]     default: mio tokio tokio-lines aio-*
 #
 # On this VM a server's user time per round trip follows what it touches
-# more than what it executes: every syscall in between evicts the first-level
-# caches. This script counts, under `valgrind --tool=callgrind`:
+# more than what it executes (bench/README.md, "What a round trip touches"),
+# as if the kernel's network path left the first-level caches cold at every
+# syscall. This script counts, under `valgrind --tool=callgrind`:
 #   - code: the distinct instructions, 64-byte lines and 4 KiB pages run on
 #     every round trip (those executed at least N2/2 times in N2 round trips);
 #   - data: first-level data-cache misses per round trip in callgrind's cache
