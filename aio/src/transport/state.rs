@@ -232,15 +232,20 @@ impl ConnState {
         Ok(result?)
     }
 
-    /// `Transport::write`: straight to the socket when nothing is queued
-    /// and it has room, else into the buffer. The common case, a socket
-    /// with room, is inline: one flags test, one readiness test, `send`.
+    /// `Transport::write`: straight to the socket when nothing is queued,
+    /// else into the buffer. The common case, a socket with nothing
+    /// queued, is inline: one flags test and `send`.
+    ///
+    /// The cached readiness is not consulted. Every write that found the
+    /// socket full left bytes queued (`BUFFERED`, which stops this path)
+    /// until a writable edge flushed them, so with nothing queued the
+    /// socket has room, or is new and has room, or has failed, and `send`
+    /// says which. Not reading the readiness spares the write a load from
+    /// the reactor's record, which on a server is a likely cache miss by
+    /// the time a task writes.
     #[inline]
     pub(crate) fn write(&self, data: &[u8]) -> Wrote {
-        if self.flags.get() & flag::NO_INLINE_WRITE == 0
-            && self.io.readiness() & ready::WRITE_ANY != 0
-            && !data.is_empty()
-        {
+        if self.flags.get() & flag::NO_INLINE_WRITE == 0 && !data.is_empty() {
             match rustix::net::send(self.open_fd(), data, SendFlags::NOSIGNAL) {
                 Ok(n) if n == data.len() => return Wrote::Done,
                 result => return self.write_rest(data, result.map_err(io::Error::from)),
