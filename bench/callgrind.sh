@@ -44,18 +44,8 @@ make_workdir
 
 # instructions N: total instructions callgrind counted for a server run of N round trips.
 instructions() {
-    local n=$1 f=$work/callgrind.out
-    rm -f "$f"
-    if ! start_server 0 "$work" 120 valgrind --tool=callgrind --callgrind-out-file="$f" "${argv[@]}"; then
-        note "$name under valgrind did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
-        return 1
-    fi
-    if ! loadgen_requests "$n"; then
-        note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
-        STOP_TIMEOUT=60 stop_server
-        return 1
-    fi
-    STOP_TIMEOUT=60 stop_server
+    local f=$work/callgrind.out
+    callgrind_run "$1" "$f" || return 1
     sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$f" 2>/dev/null | head -1
 }
 

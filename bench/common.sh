@@ -3,7 +3,7 @@
 # Sets: here root target bin aio; after setup_python: py have_uvloop; after
 # make_workdir: work.
 # Provides: note, build_binaries, setup_python, server_argv, start_server,
-# stop_server, probe_host, make_workdir, loadgen_requests.
+# stop_server, probe_host, make_workdir, loadgen_requests, callgrind_run.
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -169,4 +169,24 @@ cleanup_workdir() {
 loadgen_requests() {
     taskset -c 1 "$bin/loadgen" --addr "$srv_addr" --conns "$conns" --size "$size" \
         --requests "$1" --json >"$work/lg.json" 2>"$work/lgerr"
+}
+
+# callgrind_run N OUT [VALGRIND_OPTION...]: runs the server in $argv (named
+# $name in messages) under callgrind, with the options given, while the
+# load generator makes exactly N round trips; the profile goes to OUT.
+callgrind_run() {
+    local n=$1 out=$2
+    shift 2
+    rm -f "$out"
+    if ! start_server 0 "$work" 120 valgrind --tool=callgrind "$@" \
+        --callgrind-out-file="$out" "${argv[@]}"; then
+        note "$name under valgrind did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
+        return 1
+    fi
+    if ! loadgen_requests "$n"; then
+        note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
+        STOP_TIMEOUT=60 stop_server
+        return 1
+    fi
+    STOP_TIMEOUT=60 stop_server
 }

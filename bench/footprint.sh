@@ -47,20 +47,8 @@ make_workdir
 # profile N OUT: a callgrind run of N round trips with per-instruction counts
 # and the cache model, written to OUT.
 profile() {
-    local n=$1 out=$2
-    rm -f "$out"
-    if ! start_server 0 "$work" 120 valgrind --tool=callgrind --cache-sim=yes \
-        --dump-instr=yes --compress-pos=no --compress-strings=no \
-        --callgrind-out-file="$out" "${argv[@]}"; then
-        note "$name under valgrind did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
-        return 1
-    fi
-    if ! loadgen_requests "$n"; then
-        note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
-        STOP_TIMEOUT=60 stop_server
-        return 1
-    fi
-    STOP_TIMEOUT=60 stop_server
+    callgrind_run "$1" "$2" --cache-sim=yes --dump-instr=yes --compress-pos=no \
+        --compress-strings=no
 }
 
 # Reads the two profiles; prints the table row's figures.
