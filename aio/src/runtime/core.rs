@@ -75,7 +75,9 @@ struct TaskSlot {
     /// across the poll.
     future: Option<BoxedTask>,
     /// The task's waker, typed: the loop clears its `scheduled` flag and
-    /// reads its `cancelled` flag at every poll.
+    /// reads its `cancelled` flag at every poll. The same `Arc` as
+    /// `meta.task_waker`, kept here too so that a poll does not load the
+    /// `TaskMeta`.
     task_waker: Arc<TaskWaker>,
     /// Id, name and whether it finished, shared with handles.
     meta: Rc<TaskMeta>,

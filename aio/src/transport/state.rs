@@ -254,8 +254,9 @@ impl ConnState {
         self.write_other(data)
     }
 
-    /// A write the inline path does not take: a pipe's, or one that is
-    /// queued behind earlier bytes, waiting for room, or refused.
+    /// A write the inline path does not take: a pipe's (straight out when
+    /// the cached readiness says it has room), or one that is queued
+    /// behind earlier bytes or refused after `close`/`write_eof`.
     #[inline(never)]
     fn write_other(&self, data: &[u8]) -> Wrote {
         if self.flags.get() & flag::NO_DIRECT_WRITE == 0
