@@ -142,23 +142,27 @@ pub(crate) const READ_BUF_SIZE: usize = 64 * 1024;
 pub const DEFAULT_EVENTS_PER_POLL: usize = 64;
 
 /// The per-source state the loop and the source's owner share.
+///
+/// `repr(C)`: dispatch reads `readiness` and `dispatch`, a task waiting
+/// on the source `readiness` and a waker slot, so those lead.
+#[repr(C)]
 pub(crate) struct IoState {
     /// Cached readiness bits (see [`ready`]).
     readiness: Cell<u8>,
+    /// Always ready (a regular file): readiness is never cleared, since no
+    /// event would ever set it again.
+    always_ready: bool,
+    /// `handler`'s address, ready for dispatch: one load instead of a
+    /// borrow and the arithmetic that finds the value inside an `Rc<dyn>`.
+    dispatch: Cell<Option<NonNull<dyn ReadyHandler>>>,
     /// The task waiting to read.
     reader: Cell<Option<Waker>>,
     /// The task waiting to write.
     writer: Cell<Option<Waker>>,
     /// Set for sources driven by callbacks instead of tasks.
     handler: Cell<Option<Rc<dyn ReadyHandler>>>,
-    /// `handler`'s address, ready for dispatch: one load instead of a
-    /// borrow and the arithmetic that finds the value inside an `Rc<dyn>`.
-    dispatch: Cell<Option<NonNull<dyn ReadyHandler>>>,
     /// The key of this source in the reactor's `sources` table.
     key: Cell<usize>,
-    /// Always ready (a regular file): readiness is never cleared, since no
-    /// event would ever set it again.
-    always_ready: bool,
 }
 
 impl IoState {

@@ -34,6 +34,14 @@ pub(crate) enum Wants {
 }
 
 /// See the module docs.
+///
+/// `repr(C)`, in this order, so that what every line read touches (the
+/// `RefCell` flag before it, then `incoming` through the flags) spans two
+/// cache lines whatever the allocation's alignment. The compiler's order
+/// put the flags after the cold fields, over three. The feed (in the loop
+/// step) and the reader's poll (in the task) both touch it, and the
+/// kernel's network path between them leaves the first-level cache cold.
+#[repr(C)]
 pub(crate) struct StreamState {
     /// Bytes received and not yet moved into the reader's own buffer.
     pub(crate) incoming: Vec<u8>,
@@ -43,10 +51,27 @@ pub(crate) struct StreamState {
     /// Lines (and separators) longer than this are refused; the transport
     /// is paused when more than twice this is buffered.
     pub(crate) limit: usize,
-    /// The peer sent EOF (or the connection was lost cleanly).
-    pub(crate) eof: bool,
+    /// With [`Wants::Line`], how many leading bytes of `incoming` the
+    /// feeds found free of `\n` (the reader's own search resumes there);
+    /// with [`Wants::Bytes`], how many bytes the reader needs buffered.
+    /// Beside the enum rather than in it, which keeps this state within
+    /// its allocation's size class.
+    pub(crate) wants_n: usize,
+    /// The waker of the task that reads. It stays here between waits: a
+    /// task reading line after line waits with the same waker each time,
+    /// and cloning it again for every line cost two atomic operations.
+    pub(crate) reader: Option<Waker>,
+    /// What that task waits for. A feed that does not bring it leaves the
+    /// task asleep: a line or a frame that arrives in pieces costs one
+    /// wake-up, not one per piece, and the pieces gather in `incoming`
+    /// without being copied on into the reader's buffer.
+    pub(crate) wants: Wants,
+    /// Whether that task waits for data now (is owed a wake-up).
+    pub(crate) reader_waiting: bool,
     /// Whether the reader paused the transport.
     pub(crate) read_paused: bool,
+    /// The peer sent EOF (or the connection was lost cleanly).
+    pub(crate) eof: bool,
     /// The transport's write buffer is above its high-water mark.
     pub(crate) write_paused: bool,
     /// `connection_lost` has run.
@@ -58,23 +83,6 @@ pub(crate) struct StreamState {
     /// or one set by hand with `set_exception`. One slot for both sides
     /// (with `lost_with_error`) keeps this state a size class smaller.
     pub(crate) error: Option<io::Error>,
-    /// The waker of the task that reads. It stays here between waits: a
-    /// task reading line after line waits with the same waker each time,
-    /// and cloning it again for every line cost two atomic operations.
-    pub(crate) reader: Option<Waker>,
-    /// Whether that task waits for data now (is owed a wake-up).
-    pub(crate) reader_waiting: bool,
-    /// What that task waits for. A feed that does not bring it leaves the
-    /// task asleep: a line or a frame that arrives in pieces costs one
-    /// wake-up, not one per piece, and the pieces gather in `incoming`
-    /// without being copied on into the reader's buffer.
-    pub(crate) wants: Wants,
-    /// With [`Wants::Line`], how many leading bytes of `incoming` the
-    /// feeds found free of `\n` (the reader's own search resumes there);
-    /// with [`Wants::Bytes`], how many bytes the reader needs buffered.
-    /// Beside the enum rather than in it, which keeps this state within
-    /// its allocation's size class.
-    pub(crate) wants_n: usize,
     /// Tasks in `drain` or `wait_closed`. One list for both: they wake on
     /// the same events (resume, loss) and each re-checks its own
     /// condition, which saves a list per connection.
@@ -277,4 +285,22 @@ pub(crate) fn connection_lost(state: &RefCell<StreamState>, error: Option<io::Er
 pub(crate) fn wake_writers(state: &RefCell<StreamState>) {
     let wakers = state.borrow_mut().writers.take();
     wake_all(wakers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// The layout the struct's docs promise: the fields a line read
+    /// touches, with the `RefCell` flag before them, fit in 80 bytes (two
+    /// lines at any 16-byte alignment), and the state keeps its size class.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn hot_fields_lead_and_the_size_holds() {
+        let hot_end = offset_of!(StreamState, eof) + 1;
+        assert!(8 + hot_end <= 80, "hot fields end at {hot_end}");
+        assert!(offset_of!(StreamState, error) >= hot_end);
+        assert_eq!(size_of::<StreamState>(), 128);
+    }
 }

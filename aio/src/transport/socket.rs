@@ -28,19 +28,23 @@ pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 const MAX_READS_PER_WAKE: usize = 16;
 
 /// One connection: its socket, its protocol, and the transport state.
+///
+/// `repr(C)` with `state` and `protocol` first: a read touches only those,
+/// and this order keeps them on the allocation's first cache line.
+#[repr(C)]
 pub(crate) struct Conn<P, S: StreamSocket> {
     /// Flags, write buffer and descriptor: everything the write path needs
     /// (shared with every `Transport` of this connection).
     state: Rc<ConnState>,
+    /// The protocol; taken after `connection_lost`, which breaks the
+    /// protocol → transport → connection cycle.
+    protocol: RefCell<Option<P>>,
     /// For handing out `Transport`s and scheduling callbacks on itself.
     me: Weak<Self>,
     /// The socket; `None` once the connection is lost (socket closed).
     /// Reads and writes go through `state`'s copy of the descriptor, so
     /// the hot paths never borrow this.
     io: RefCell<Option<PollEvented<S>>>,
-    /// The protocol; taken after `connection_lost`, which breaks the
-    /// protocol → transport → connection cycle.
-    protocol: RefCell<Option<P>>,
     /// Run after `connection_lost` (a server forgets the connection).
     on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
 }
