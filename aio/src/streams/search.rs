@@ -31,14 +31,22 @@ impl Separator for u8 {
         if data.get(offset) == Some(&self) {
             return Some((offset, offset + 1));
         }
-        let start = offset + memchr::memchr(self, &data[offset..])?;
-        Some((start, start + 1))
+        find_byte(self, data, offset)
     }
 
     #[inline]
     fn is_newline(self) -> bool {
         self == b'\n'
     }
+}
+
+/// The search proper, for lines the feeds did not find. Out of line: in
+/// ping-pong the feeds find every line, and this code inlined sat between
+/// the hot parts of `readline`.
+#[inline(never)]
+fn find_byte(byte: u8, data: &[u8], offset: usize) -> Option<(usize, usize)> {
+    let start = offset + memchr::memchr(byte, &data[offset..])?;
+    Some((start, start + 1))
 }
 
 /// Any of several separators (asyncio 3.13's tuple); none is empty.

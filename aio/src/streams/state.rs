@@ -123,7 +123,7 @@ impl StreamState {
     #[inline]
     pub(crate) fn maybe_resume(&mut self) {
         if self.read_paused && self.buffered() <= self.limit {
-            self.resume_reading();
+            self.resume_paused();
         }
     }
 
@@ -141,8 +141,15 @@ impl StreamState {
         // already.
         match &self.reader {
             Some(w) if w.will_wake(cx.waker()) => {}
-            _ => self.reader = Some(cx.waker().clone()),
+            _ => self.set_reader(cx.waker()),
         }
+    }
+
+    /// Out of line, as it happens once per reading task.
+    #[cold]
+    #[inline(never)]
+    fn set_reader(&mut self, waker: &Waker) {
+        self.reader = Some(waker.clone());
     }
 
     /// Whether the bytes just fed give the waiting reader what it wants.
@@ -180,12 +187,22 @@ impl StreamState {
     /// Resumes a transport the reader paused, whatever is buffered: the
     /// reader is about to wait, so it needs more than the buffer holds
     /// (say `readexactly` of more than twice the limit).
+    #[inline]
     pub(crate) fn resume_reading(&mut self) {
         if self.read_paused {
-            self.read_paused = false;
-            if let Some(t) = &self.transport {
-                t.resume_reading();
-            }
+            self.resume_paused();
+        }
+    }
+
+    /// Out of line: a reader that keeps up never pauses the transport, and
+    /// this call inlined twice into every line read spread its code over
+    /// more cache lines.
+    #[cold]
+    #[inline(never)]
+    fn resume_paused(&mut self) {
+        self.read_paused = false;
+        if let Some(t) = &self.transport {
+            t.resume_reading();
         }
     }
 }
@@ -219,20 +236,29 @@ where
 
 /// After bytes were added to `incoming`.
 #[inline]
-fn fed(state: &RefCell<StreamState>, mut s: RefMut<'_, StreamState>) {
-    if !s.read_paused && s.buffered() > 2 * s.limit {
-        if let Some(t) = &s.transport {
-            t.pause_reading();
-            s.read_paused = true;
-            // Wake whatever it wants: only the reader resumes the
-            // transport (a `readexactly` of more than twice the limit
-            // needs more than a paused transport will feed).
-            return wake_reader(state, s);
-        }
+fn fed(state: &RefCell<StreamState>, s: RefMut<'_, StreamState>) {
+    if !s.read_paused && s.buffered() > 2 * s.limit && s.transport.is_some() {
+        return pause(state, s);
     }
+    let mut s = s;
     if s.brings_what_is_wanted() {
         wake_reader(state, s);
     }
+}
+
+/// Pauses the transport, past twice the limit, and wakes the reader
+/// whatever it wants: only the reader resumes the transport (a
+/// `readexactly` of more than twice the limit needs more than a paused
+/// transport will feed). Out of line, as it is rare, so that the feed's
+/// common path stays on fewer cache lines.
+#[cold]
+#[inline(never)]
+fn pause(state: &RefCell<StreamState>, mut s: RefMut<'_, StreamState>) {
+    if let Some(t) = &s.transport {
+        t.pause_reading();
+        s.read_paused = true;
+    }
+    wake_reader(state, s);
 }
 
 /// Wakes the reading task if it waits, with the state released (a waker

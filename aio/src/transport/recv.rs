@@ -52,7 +52,7 @@ pub(crate) fn read_append(
     let room_len = spare.len().min(MAX_ROOM);
     let room = &mut spare[..room_len];
     let n = if room_len == 0 {
-        read_fd(fd, kind, overflow)?
+        read_no_room(fd, kind, overflow)?
     } else {
         readv(fd, room, overflow)?
     };
@@ -61,8 +61,27 @@ pub(crate) fn read_append(
     // order, so the first `in_room` bytes of the spare capacity are
     // initialized.
     unsafe { vec.set_len(vec.len() + in_room) };
-    vec.extend_from_slice(&overflow[..n - in_room]);
+    if n > in_room {
+        spill(vec, &overflow[..n - in_room]);
+    }
     Ok((n, room_len + overflow.len()))
+}
+
+// The two rare cases are out of line, so that the common one (everything
+// fits in the spare capacity) is one short run of code.
+
+/// The read of [`read_append`] with no spare capacity: all into `overflow`.
+#[cold]
+#[inline(never)]
+fn read_no_room(fd: BorrowedFd<'_>, kind: FdKind, overflow: &mut [u8]) -> io::Result<usize> {
+    read_fd(fd, kind, overflow)
+}
+
+/// The part of a read that did not fit in the spare capacity.
+#[cold]
+#[inline(never)]
+fn spill(vec: &mut Vec<u8>, bytes: &[u8]) {
+    vec.extend_from_slice(bytes);
 }
 
 /// `readv` into `first` (uninitialized memory is fine: the kernel only

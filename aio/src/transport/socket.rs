@@ -323,6 +323,9 @@ impl<P: Protocol, S: StreamSocket> Conn<P, S> {
         }
     }
 
+    /// Out of line: only a connection with bytes queued gets here, and
+    /// inlined into `ready` it spread the read path over more cache lines.
+    #[inline(never)]
     fn write_ready(&self) {
         if self.state.has(flag::LOST) {
             return;
