@@ -9,11 +9,12 @@
 # UT_FREQ` samples the server's user-mode time (one sample per 1/UT_FREQ s of
 # it) while the load generator makes exactly UT_REQUESTS round trips, so a
 # figure rests on thousands of samples. Servers are interleaved over UT_ROUNDS
-# rounds; the table shows each server's median and its ratio to mio within each
-# round, the pooled ratio (its time over mio's, summed over the rounds both
-# ran) and, from five rounds on, a 90 % bootstrap interval of that pooled
-# ratio over rounds: how far the figure can be trusted on this host. Server
-# pinned to CPU 0, load to CPU 1, as in run.sh.
+# rounds, in an order that rotates by one each round; the table shows each
+# server's median and its ratio to mio within each round, the pooled ratio
+# (its time over mio's, summed over the rounds both ran) and, from five rounds
+# on, a 90 % bootstrap interval of that pooled ratio over rounds: how far the
+# figure can be trusted on this host. Server pinned to CPU 0, load to CPU 1,
+# as in run.sh.
 #
 # Environment: UT_CONNS (50), UT_SIZE (1024), UT_REQUESTS (400000), UT_ROUNDS
 # (3), UT_FREQ (20000), BENCH_NO_BUILD=1, CARGO_TARGET_DIR. Needs perf (Debian's
@@ -79,8 +80,14 @@ sample() {
 }
 
 : >"$work/samples"
+# Each round starts one server further down the list. In a fixed order the
+# same server always ran second, and an A/B of two builds of one server
+# (twenty rounds each way) measured whichever ran second about 5 % slower:
+# rotating spreads that bias over every server alike.
+nservers=${#servers[@]}
 for round in $(seq "$rounds"); do
-    for name in "${servers[@]}"; do
+    for ((k = 0; k < nservers; k++)); do
+        name=${servers[(round - 1 + k) % nservers]}
         server_argv "$name"
         if ((${#argv[@]} == 0)); then
             note "skipping $name: not available here"
