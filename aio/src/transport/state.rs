@@ -18,7 +18,7 @@ use rustix::net::SendFlags;
 use super::buffer::WriteBuffer;
 use super::recv::{read_append, read_fd};
 use super::DEFAULT_HIGH_WATER;
-use crate::runtime::reactor::{ready, Direction, IoState};
+use crate::runtime::reactor::{Direction, IoState};
 
 /// The connection's state bits, kept in one word so the hot paths test
 /// them with one load.
@@ -261,14 +261,12 @@ impl ConnState {
     }
 
     /// A write the inline path does not take: a pipe's (straight out when
-    /// the cached readiness says it has room), or one that is queued
-    /// behind earlier bytes or refused after `close`/`write_eof`.
+    /// nothing is queued, by the same reasoning as [`write`](Self::write)),
+    /// or one that is queued behind earlier bytes or refused after
+    /// `close`/`write_eof`.
     #[inline(never)]
     fn write_other(&self, data: &[u8]) -> Wrote {
-        if self.flags.get() & flag::NO_DIRECT_WRITE == 0
-            && self.io.readiness() & ready::WRITE_ANY != 0
-            && !data.is_empty()
-        {
+        if self.flags.get() & flag::NO_DIRECT_WRITE == 0 && !data.is_empty() {
             match self.send(data) {
                 Ok(n) if n == data.len() => return Wrote::Done,
                 result => return self.write_rest(data, result),
@@ -303,13 +301,14 @@ impl ConnState {
         self.buffer(data)
     }
 
-    /// `writelines`: one `writev` (or `sendmsg`) when nothing is queued.
+    /// `writelines`: one `writev` (or `sendmsg`) when nothing is queued,
+    /// whatever the cached readiness says, as in [`write`](Self::write).
     pub(crate) fn writelines(&self, chunks: &[&[u8]]) -> Wrote {
         if !self.accepts_writes() {
             return Wrote::Done;
         }
         let mut sent = 0;
-        if !self.has(flag::BUFFERED) && self.io.readiness() & ready::WRITE_ANY != 0 {
+        if !self.has(flag::BUFFERED) {
             let total: usize = chunks.iter().map(|c| c.len()).sum();
             // Up to `STACK_SLICES` chunks (the common case) without an
             // allocation; more go through a `Vec`.
