@@ -236,11 +236,10 @@ where
 
 /// After bytes were added to `incoming`.
 #[inline]
-fn fed(state: &RefCell<StreamState>, s: RefMut<'_, StreamState>) {
+fn fed(state: &RefCell<StreamState>, mut s: RefMut<'_, StreamState>) {
     if !s.read_paused && s.buffered() > 2 * s.limit && s.transport.is_some() {
         return pause(state, s);
     }
-    let mut s = s;
     if s.brings_what_is_wanted() {
         wake_reader(state, s);
     }

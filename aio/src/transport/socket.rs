@@ -30,7 +30,8 @@ const MAX_READS_PER_WAKE: usize = 16;
 /// One connection: its socket, its protocol, and the transport state.
 ///
 /// `repr(C)` with `state` and `protocol` first: a read touches only those,
-/// and this order keeps them on the allocation's first cache line.
+/// and this order keeps them side by side at the front of the allocation
+/// (the compiler's order put `me` and `io` between them).
 #[repr(C)]
 pub(crate) struct Conn<P, S: StreamSocket> {
     /// Flags, write buffer and descriptor: everything the write path needs
