@@ -1,10 +1,11 @@
 //! A waiting reader is woken by the feed that brings what it waits for, not
 //! by every feed: the end of a line (the feeds search the new bytes for
-//! `\n` themselves), `readexactly`'s count, `read_to_end`'s EOF. These
-//! tests count the reading task's polls, and check that what the feeds
-//! found is used only while it is true (a read for another separator, a
-//! line past the limit, a readline dropped half-way) and that a reader
-//! whose transport paused still wakes to resume it.
+//! `\n` themselves), the last byte of `readuntil`'s separator,
+//! `readexactly`'s count, `read_to_end`'s EOF. These tests count the
+//! reading task's polls, and check that what the feeds found is used only
+//! while it is true (a read for another separator, a line past the limit, a
+//! readline dropped half-way) and that a reader whose transport paused
+//! still wakes to resume it.
 
 mod support;
 
@@ -78,6 +79,65 @@ async fn a_dropped_readline_leaves_its_search_to_no_other_separator() {
     }
     // The feeds found no `\n` in "xab"; a search for "b" must still look.
     assert_eq!(within(reader.readuntil(b"b")).await.unwrap(), b"xab");
+}
+
+#[aio::test]
+async fn readuntil_sleeps_through_feeds_without_the_separators_last_byte() {
+    let mut reader = StreamReader::new();
+    let feeder = reader.feeder();
+    let (task, polls) = spawn_counted(async move {
+        let head = reader.readuntil(b"\r\n\r\n").await.unwrap();
+        (head, reader)
+    });
+    settle().await;
+    for piece in [&b"GET / HTTP/1.1\r"[..], b"Host: a\r", b"X: y"] {
+        feeder.feed_data(piece);
+        settle().await;
+    }
+    assert_eq!(polls.get(), 1, "no `\\n` fed: still asleep");
+    // A `\n` that does not end the separator wakes the reader once; it
+    // searches, finds nothing and sleeps again.
+    feeder.feed_data(b"\r\n");
+    settle().await;
+    assert_eq!(polls.get(), 2);
+    feeder.feed_data(b"\r");
+    settle().await;
+    assert_eq!(polls.get(), 2, "the separator's first bytes: still asleep");
+    feeder.feed_data(b"\nbody");
+    let (head, mut reader) = within(task).await.unwrap();
+    assert_eq!(head, b"GET / HTTP/1.1\rHost: a\rX: y\r\n\r\n");
+    assert_eq!(polls.get(), 3);
+    feeder.feed_eof();
+    assert_eq!(reader.read_to_end().await.unwrap(), b"body");
+}
+
+#[aio::test]
+async fn readuntil_any_with_different_last_bytes_still_finds_either() {
+    let mut reader = StreamReader::new();
+    let feeder = reader.feeder();
+    let task = aio::spawn(async move { reader.readuntil_any(&[b"ab", b"cd"]).await });
+    settle().await;
+    for piece in [&b"xx"[..], b"c", b"d!"] {
+        feeder.feed_data(piece);
+        settle().await;
+    }
+    assert_eq!(within(task).await.unwrap().unwrap(), b"xxcd");
+}
+
+#[aio::test]
+async fn a_sleeping_readuntil_wakes_to_report_a_chunk_past_the_limit() {
+    let mut reader = StreamReader::with_limit(8);
+    let feeder = reader.feeder();
+    let task = aio::spawn(async move { reader.readuntil(b"--").await });
+    settle().await;
+    feeder.feed_data(b"0123456");
+    settle().await;
+    assert!(!task.is_finished(), "within the limit: still waiting");
+    feeder.feed_data(b"789ab");
+    match within(task).await.unwrap() {
+        Err(StreamError::LimitOverrun(_)) => {}
+        other => panic!("expected a limit overrun, got {other:?}"),
+    }
 }
 
 #[aio::test]

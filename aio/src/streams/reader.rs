@@ -391,12 +391,7 @@ impl StreamReader {
         if s.eof || s.error.is_some() {
             return Poll::Ready(end_of_stream(&mut self.buf, &mut s));
         }
-        let wants = if separator.is_newline() {
-            Wants::Line
-        } else {
-            Wants::Data
-        };
-        self.buf.wait_for(&mut s, wants, 0, cx)
+        self.buf.wait_for(&mut s, separator.wants(), 0, cx)
     }
 }
 

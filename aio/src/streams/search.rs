@@ -2,6 +2,8 @@
 //! One trait so `poll_until` is written once and compiled twice: the line
 //! reads get a copy specialised to one byte, with nothing but `memchr`.
 
+use super::state::Wants;
+
 /// A separator (or set of them) to search the buffer for.
 pub(super) trait Separator: Copy {
     /// The lengths of the shortest and the longest separator.
@@ -15,6 +17,9 @@ pub(super) trait Separator: Copy {
     fn is_newline(self) -> bool {
         false
     }
+
+    /// What a feed must bring before the waiting reader is worth a poll.
+    fn wants(self) -> Wants;
 }
 
 /// A single byte: `readline`'s `\n`.
@@ -37,6 +42,15 @@ impl Separator for u8 {
     #[inline]
     fn is_newline(self) -> bool {
         self == b'\n'
+    }
+
+    #[inline]
+    fn wants(self) -> Wants {
+        if self.is_newline() {
+            Wants::Line
+        } else {
+            Wants::Until(self)
+        }
     }
 }
 
@@ -69,6 +83,16 @@ impl Separator for &[&[u8]] {
             }
         }
         best
+    }
+
+    /// The separators' common last byte, when they share one: no
+    /// separator can end in a feed without it. Otherwise any byte.
+    fn wants(self) -> Wants {
+        let mut lasts = self.iter().filter_map(|sep| sep.last());
+        match lasts.next() {
+            Some(&last) if lasts.all(|&b| b == last) => Wants::Until(last),
+            _ => Wants::Data,
+        }
     }
 }
 

@@ -27,6 +27,12 @@ pub(crate) enum Wants {
     /// The end of a line (`readline`), or more than the limit, which the
     /// reader then reports.
     Line,
+    /// This byte, the last of the separator `readuntil` looks for (of
+    /// every separator, for `readuntil_any`), or more than the limit. A
+    /// feed that brings it may not complete the separator; the reader
+    /// then searches and waits again, but a feed without it cannot
+    /// complete one.
+    Until(u8),
     /// `wants_n` bytes in all (`readexactly`).
     Bytes,
     /// The end of the stream (`read_to_end`).
@@ -52,7 +58,8 @@ pub(crate) struct StreamState {
     /// is paused when more than twice this is buffered.
     pub(crate) limit: usize,
     /// With [`Wants::Line`], how many leading bytes of `incoming` the
-    /// feeds found free of `\n` (the reader's own search resumes there);
+    /// feeds found free of `\n` (the reader's own search resumes there;
+    /// with [`Wants::Until`], only the feeds use it);
     /// with [`Wants::Bytes`], how many bytes the reader needs buffered.
     /// Beside the enum rather than in it, which keeps this state within
     /// its allocation's size class.
@@ -157,21 +164,23 @@ impl StreamState {
     fn brings_what_is_wanted(&mut self) -> bool {
         match self.wants {
             Wants::Data => true,
-            Wants::Line => self.line_in_sight(),
+            Wants::Line => self.byte_in_sight(b'\n'),
+            Wants::Until(byte) => self.byte_in_sight(byte),
             Wants::Bytes => self.buffered() >= self.wants_n,
             Wants::Eof => false,
         }
     }
 
-    /// Searches the bytes fed since the last search for the end of the
-    /// line; true when found, or when the line grew past the limit.
+    /// Searches the bytes fed since the last search for `byte` (the end
+    /// of the line, or of a separator); true when found, or when the
+    /// buffer grew past the limit.
     #[inline]
-    fn line_in_sight(&mut self) -> bool {
+    fn byte_in_sight(&mut self, byte: u8) -> bool {
         let from = self.wants_n;
         let Some(new) = self.incoming.get(from..) else {
             return true;
         };
-        match memchr::memchr(b'\n', new) {
+        match memchr::memchr(byte, new) {
             Some(i) => {
                 // Later feeds, before the reader runs, find it at once.
                 self.wants_n = from + i;
