@@ -51,20 +51,7 @@ instructions() {
 
 # syscalls: strace -c summary over N2 round trips, as "name calls errors" lines.
 syscalls() {
-    if ! start_server 0 "$work" 10 "${argv[@]}"; then
-        note "$name did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
-        return 1
-    fi
-    loadgen_requests "$n1" || true
-    strace -c -f -p "$srv_pid" -o "$work/strace" 2>/dev/null &
-    local spid=$!
-    sleep 0.5
-    local ok=1
-    loadgen_requests "$n2" || ok=0
-    kill -INT "$spid" 2>/dev/null || true
-    wait "$spid" 2>/dev/null || true
-    stop_server
-    ((ok)) || return 1
+    load_observed "$name" "$n1" "$n2" strace -c -f -o "$work/strace" || return 1
     # Lines: % time, seconds, usecs/call, calls, [errors], syscall.
     awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { if (NF == 6) print $6, $4, $5; else print $5, $4, 0 }' "$work/strace"
 }

@@ -2,8 +2,9 @@
 #
 # Sets: here root target bin aio; after setup_python: py have_uvloop; after
 # make_workdir: work.
-# Provides: note, build_binaries, setup_python, server_argv, start_server,
-# stop_server, probe_host, make_workdir, loadgen_requests, callgrind_run.
+# Provides: note, build_binaries, setup_python, pick_servers, server_argv,
+# start_server, stop_server, probe_host, make_workdir, loadgen_requests,
+# callgrind_run, load_observed.
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -63,6 +64,19 @@ setup_python() {
         note "no venv: the asyncio rows use $py, the uvloop rows are skipped"
     else
         note "no python3: the asyncio and uvloop rows will be skipped"
+    fi
+}
+
+# pick_servers [SERVER...]: sets servers to the ones named, or to the Rust
+# servers when none is; sets up Python only when a Python server is named.
+pick_servers() {
+    if (($# > 0)); then
+        servers=("$@")
+    else
+        servers=(mio tokio tokio-lines aio-protocol aio-streams aio-sockets)
+    fi
+    if [[ " ${servers[*]} " =~ \ (asyncio|uvloop)- ]]; then
+        setup_python
     fi
 }
 
@@ -189,4 +203,34 @@ callgrind_run() {
         return 1
     fi
     STOP_TIMEOUT=60 stop_server
+}
+
+# load_observed NAME WARMUP N OBSERVER...: starts the server in $argv (named
+# NAME in messages), warms it up with WARMUP round trips (connection set-up
+# and first-touch page faults, unobserved), then runs `OBSERVER... -p PID`
+# in the background while the load generator makes exactly N round trips.
+# Stops the observer with SIGINT (perf then writes what it has) and the
+# server; the observer's stderr is in $work/observer-err. Fails, with a
+# note, if the server does not start or the load generator fails.
+load_observed() {
+    local name=$1 warmup=$2 n=$3
+    shift 3
+    if ! start_server 0 "$work" 30 "${argv[@]}"; then
+        note "$name did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
+        return 1
+    fi
+    loadgen_requests "$warmup" || true
+    "$@" -p "$srv_pid" >/dev/null 2>"$work/observer-err" &
+    local opid=$!
+    # perf prints nothing when it has attached; give it a moment.
+    sleep 0.5
+    local ok=1
+    loadgen_requests "$n" || ok=0
+    kill -INT "$opid" 2>/dev/null || true
+    wait "$opid" 2>/dev/null || true
+    stop_server
+    if ((!ok)); then
+        note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
+        return 1
+    fi
 }

@@ -47,43 +47,18 @@ if ! perf stat -x, "${events[@]}" -- true >/dev/null 2>&1; then
 fi
 
 build_binaries
-if (($# > 0)); then
-    servers=("$@")
-else
-    servers=(mio tokio tokio-lines aio-protocol aio-streams aio-sockets)
-fi
-if [[ " ${servers[*]} " =~ \ (asyncio|uvloop)- ]]; then
-    setup_python
-fi
-
+pick_servers "$@"
 make_workdir
 
 # count NAME OUT: one server's counts, as "event count" lines in OUT.
 count() {
     local name=$1 out=$2
-    if ! start_server 0 "$work" 30 "${argv[@]}"; then
-        note "$name did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
-        return 1
-    fi
-    loadgen_requests $((requests / 10)) || true
-    perf stat -x, -o "$work/stat" "${events[@]}" -p "$srv_pid" 2>"$work/perferr" &
-    local ppid=$!
-    # perf prints nothing when it has attached; give it a moment.
-    sleep 0.5
-    local ok=1
-    loadgen_requests "$requests" || ok=0
-    kill -INT "$ppid" 2>/dev/null || true
-    wait "$ppid" 2>/dev/null || true
-    stop_server
-    if ((!ok)); then
-        note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
-        return 1
-    fi
+    load_observed "$name" $((requests / 10)) "$requests" perf stat -x, -o "$work/stat" "${events[@]}" || return 1
     # perf's CSV: count,unit,event,...; raw_syscalls:sys_exit, filtered,
     # counts only the calls that failed.
     awk -F, '$1 ~ /^[0-9]+$/ { print $3, $1 }' "$work/stat" >"$out"
     if [[ ! -s $out ]]; then
-        note "$name: perf counted nothing: $(head -c 300 "$work/perferr")"
+        note "$name: perf counted nothing: $(head -c 300 "$work/observer-err")"
         return 1
     fi
 }

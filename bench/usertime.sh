@@ -35,45 +35,18 @@ if ! command -v perf >/dev/null; then
 fi
 
 build_binaries
-if (($# > 0)); then
-    servers=("$@")
-else
-    servers=(mio tokio tokio-lines aio-protocol aio-streams aio-sockets)
-fi
-# Python only when a Python server is asked for.
-if [[ " ${servers[*]} " =~ \ (asyncio|uvloop)- ]]; then
-    setup_python
-fi
-
+pick_servers "$@"
 make_workdir
 
 # sample NAME ROUND: appends "NAME ROUND samples" to $work/samples.
 sample() {
     local name=$1 round=$2
-    if ! start_server 0 "$work" 30 "${argv[@]}"; then
-        note "$name did not start: $(tail -c 300 "$work/err" | tr '\n' ' ')"
-        return 1
-    fi
-    # Warm-up, unsampled: connection set-up and first-touch page faults.
-    loadgen_requests $((requests / 10)) || true
-    perf record -q -e cpu-clock:u -F "$freq" -p "$srv_pid" -o "$work/perf.data" \
-        >/dev/null 2>"$work/perferr" &
-    local ppid=$!
-    # perf prints nothing when it has attached; give it a moment.
-    sleep 0.5
-    local ok=1
-    loadgen_requests "$requests" || ok=0
-    kill -INT "$ppid" 2>/dev/null || true
-    wait "$ppid" 2>/dev/null || true
-    stop_server
-    if ((!ok)); then
-        note "$name: loadgen failed: $(head -c 300 "$work/lgerr")"
-        return 1
-    fi
+    load_observed "$name" $((requests / 10)) "$requests" \
+        perf record -q -e cpu-clock:u -F "$freq" -o "$work/perf.data" || return 1
     local n
     n=$(perf script -i "$work/perf.data" 2>/dev/null | wc -l)
     if ((n == 0)); then
-        note "$name: perf took no samples: $(head -c 300 "$work/perferr")"
+        note "$name: perf took no samples: $(head -c 300 "$work/observer-err")"
         return 1
     fi
     echo "$name $round $n" >>"$work/samples"
