@@ -222,7 +222,7 @@ load_observed() {
     loadgen_requests "$warmup" || true
     "$@" -p "$srv_pid" >/dev/null 2>"$work/observer-err" &
     local opid=$!
-    # perf prints nothing when it has attached; give it a moment.
+    # Neither perf nor strace says when it has attached; give it a moment.
     sleep 0.5
     local ok=1
     loadgen_requests "$n" || ok=0
