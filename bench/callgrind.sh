@@ -70,11 +70,7 @@ report=$here/results/callgrind-$stamp.md
 } >"$report"
 
 for name in "${servers[@]}"; do
-    server_argv "$name"
-    if ((${#argv[@]} == 0)); then
-        note "skipping $name: not available here"
-        continue
-    fi
+    server_usable "$name" || continue
     note "$name: callgrind, $n1 then $n2 round trips"
     ipr="–"
     if command -v valgrind >/dev/null; then

@@ -2,9 +2,9 @@
 #
 # Sets: here root target bin aio; after setup_python: py have_uvloop; after
 # make_workdir: work.
-# Provides: note, build_binaries, setup_python, pick_servers, server_argv,
-# start_server, stop_server, probe_host, make_workdir, loadgen_requests,
-# callgrind_run, load_observed.
+# Provides: note, require, build_binaries, setup_python, pick_servers,
+# server_argv, server_usable, start_server, stop_server, probe_host,
+# make_workdir, loadgen_requests, callgrind_run, load_observed.
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -17,6 +17,15 @@ srv_pid=""
 srv_addr=""
 
 note() { echo "${0##*/}: $*" >&2; }
+
+# require TOOL [HOW]: exits, saying so (and how to get it), when TOOL is
+# not installed.
+require() {
+    if ! command -v "$1" >/dev/null; then
+        note "$1 is not installed${2:+ ($2)}"
+        exit 1
+    fi
+}
 
 # build_binaries: release builds of aio-bench (required) and aio-cli (optional).
 build_binaries() {
@@ -100,6 +109,16 @@ server_argv() {
         if ((have_uvloop)); then argv=("$py" "$pyscript" --uvloop --mode "${1#uvloop-}"); fi ;;
     *) note "unknown server: $1" ;;
     esac
+}
+
+# server_usable NAME: server_argv NAME; false, with a note, when that server
+# cannot run here.
+server_usable() {
+    server_argv "$1"
+    if ((${#argv[@]} == 0)); then
+        note "skipping $1: not available here"
+        return 1
+    fi
 }
 
 # start_server CPUS LOGDIR TIMEOUT_S CMD...: starts CMD pinned to CPUS, waits for

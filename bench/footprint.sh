@@ -30,10 +30,7 @@ if ((n2 <= n1)); then
     note "FP_N2 must be larger than FP_N1"
     exit 2
 fi
-if ! command -v valgrind >/dev/null; then
-    note "valgrind is not installed"
-    exit 1
-fi
+require valgrind
 
 build_binaries
 if (($# > 0)); then
@@ -107,11 +104,7 @@ report=$here/results/footprint-$stamp.md
 } >"$report"
 
 for name in "${servers[@]}"; do
-    server_argv "$name"
-    if ((${#argv[@]} == 0)); then
-        note "skipping $name: not available here"
-        continue
-    fi
+    server_usable "$name" || continue
     note "$name: callgrind with the cache model, $n1 then $n2 round trips"
     if profile "$n1" "$work/cg1" && profile "$n2" "$work/cg2"; then
         echo "| $name | $(summarize) |" >>"$report"

@@ -28,11 +28,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 echo "| server | idle conns | RSS before KiB | RSS after KiB | bytes per connection |"
 echo "|---|---:|---:|---:|---:|"
 for name in "${servers[@]}"; do
-    server_argv "$name"
-    if ((${#argv[@]} == 0)); then
-        note "$name: not available here, skipped"
-        continue
-    fi
+    server_usable "$name" || continue
     if ! start_server 0 "$work" 20 "${argv[@]}"; then
         note "$name: did not start"
         continue

@@ -27,10 +27,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 conns=${SC_CONNS:-50}
 size=${SC_SIZE:-1024}
 requests=${SC_REQUESTS:-200000}
-if ! command -v perf >/dev/null; then
-    note "perf is not installed (Debian: apt-get install linux-perf)"
-    exit 1
-fi
+require perf "Debian: apt-get install linux-perf"
 # The calls an echo server makes, by group; each name is a tracepoint
 # syscalls:sys_enter_NAME.
 waits=(epoll_wait epoll_pwait epoll_pwait2)
@@ -70,11 +67,7 @@ count() {
 # Counted runs, as "NAME FILE": a server named twice is run twice.
 : >"$work/runs"
 for name in "${servers[@]}"; do
-    server_argv "$name"
-    if ((${#argv[@]} == 0)); then
-        note "skipping $name: not available here"
-        continue
-    fi
+    server_usable "$name" || continue
     note "$name: $requests round trips"
     out=$work/counts-$(wc -l <"$work/runs")
     if count "$name" "$out"; then

@@ -29,10 +29,7 @@ size=${UT_SIZE:-1024}
 requests=${UT_REQUESTS:-400000}
 rounds=${UT_ROUNDS:-3}
 freq=${UT_FREQ:-20000}
-if ! command -v perf >/dev/null; then
-    note "perf is not installed (Debian: apt-get install linux-perf)"
-    exit 1
-fi
+require perf "Debian: apt-get install linux-perf"
 
 build_binaries
 pick_servers "$@"
@@ -61,11 +58,7 @@ nservers=${#servers[@]}
 for round in $(seq "$rounds"); do
     for ((k = 0; k < nservers; k++)); do
         name=${servers[(round - 1 + k) % nservers]}
-        server_argv "$name"
-        if ((${#argv[@]} == 0)); then
-            note "skipping $name: not available here"
-            continue
-        fi
+        server_usable "$name" || continue
         note "round $round: $name"
         sample "$name" "$round" || true
     done
