@@ -362,7 +362,8 @@ impl StreamReader {
         let joined_at = self.buf.len();
         let newline_free = if s.wants == Wants::Line { s.wants_n } else { 0 };
         self.buf.refill(&mut s);
-        if separator.is_newline() && self.scanned == joined_at {
+        let wants = separator.wants();
+        if wants == Wants::Line && self.scanned == joined_at {
             self.scanned += newline_free;
         }
         let data = self.buf.unread();
@@ -391,7 +392,7 @@ impl StreamReader {
         if s.eof || s.error.is_some() {
             return Poll::Ready(end_of_stream(&mut self.buf, &mut s));
         }
-        self.buf.wait_for(&mut s, separator.wants(), 0, cx)
+        self.buf.wait_for(&mut s, wants, 0, cx)
     }
 }
 

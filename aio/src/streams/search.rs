@@ -12,13 +12,9 @@ pub(super) trait Separator: Copy {
     /// The earliest-ending match at or after `offset`, as (start, end).
     fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)>;
 
-    /// Whether this is `readline`'s `\n`, which the feeds search for
-    /// themselves while a reader waits (see `StreamState::wants`).
-    fn is_newline(self) -> bool {
-        false
-    }
-
     /// What a feed must bring before the waiting reader is worth a poll.
+    /// [`Wants::Line`] only for `readline`'s `\n`, which the feeds then
+    /// search for themselves (see `StreamState::wants`).
     fn wants(self) -> Wants;
 }
 
@@ -40,13 +36,8 @@ impl Separator for u8 {
     }
 
     #[inline]
-    fn is_newline(self) -> bool {
-        self == b'\n'
-    }
-
-    #[inline]
     fn wants(self) -> Wants {
-        if self.is_newline() {
+        if self == b'\n' {
             Wants::Line
         } else {
             Wants::Until(self)
