@@ -115,6 +115,42 @@ async fn wait_closed_returns_after_close_and_flushes_first() {
     assert_eq!(got, b"last words");
 }
 
+/// The feed that pauses the transport still searches for the line the
+/// reader waits for: the reader takes the feeds' word for where it ends.
+#[aio::test]
+async fn a_line_in_the_feed_that_pauses_the_transport_is_found_where_it_ends() {
+    let (listener, port) = std_listener();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        go_rx.recv().expect("told to write");
+        // One write, so the first read likely takes more than twice the
+        // limit at once: the line, then bytes with no newline.
+        let mut data = vec![b'a'; 100];
+        data.push(b'\n');
+        data.resize(64 * 1024, b'y');
+        s.write_all(&data).expect("write");
+        s.shutdown(Shutdown::Write).expect("shutdown");
+    });
+    let options = aio::streams::StreamOptions {
+        limit: 1024,
+        ..Default::default()
+    };
+    let (mut reader, _writer) = aio::streams::open_connection_with("127.0.0.1", port, &options)
+        .await
+        .unwrap();
+    go_tx.send(()).unwrap();
+    // Waits for the line before the loop feeds any of it.
+    let line = reader.readline().await.unwrap();
+    assert_eq!(line.len(), 101);
+    assert_eq!(line.last(), Some(&b'\n'));
+    // The rest is one run past the limit.
+    assert!(reader.readline().await.is_err());
+    aio::spawn_blocking(move || peer.join().expect("peer"))
+        .await
+        .unwrap();
+}
+
 #[aio::test]
 async fn reader_pauses_the_transport_past_twice_its_limit() {
     let (listener, port) = std_listener();

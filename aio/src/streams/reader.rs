@@ -360,27 +360,36 @@ impl StreamReader {
         // them the feeds found free of `\n` (the search resumes past them
         // when it got as far as that join).
         let joined_at = self.buf.len();
-        let newline_free = if s.wants == Wants::Line { s.wants_n } else { 0 };
+        let (newline_free, line_fed) = s.line_search();
         self.buf.refill(&mut s);
         let wants = separator.wants();
+        let mut found = None;
         if wants == Wants::Line && self.scanned == joined_at {
             self.scanned += newline_free;
+            if line_fed {
+                found = Some((self.scanned, self.scanned + 1));
+            }
         }
         let data = self.buf.unread();
+        debug_assert!(found.is_none_or(|(at, _)| data.get(at) == Some(&b'\n')));
         let (min_len, max_len) = separator.lens();
-        if data.len() >= self.scanned + min_len {
-            match separator.find_in(data, self.scanned) {
-                Some((start, end)) if start <= s.limit => {
-                    return Poll::Ready(Ok(Until::Found(self.buf.advance(&mut s, end))));
-                }
-                Some((start, _)) => {
-                    return Poll::Ready(Err(overrun(
-                        "Separator is found, but chunk is longer than limit",
-                        start,
-                    )));
-                }
-                None => self.scanned = (data.len() + 1).saturating_sub(max_len),
+        if found.is_none() && data.len() >= self.scanned + min_len {
+            found = separator.find_in(data, self.scanned);
+            if found.is_none() {
+                self.scanned = (data.len() + 1).saturating_sub(max_len);
             }
+        }
+        match found {
+            Some((start, end)) if start <= s.limit => {
+                return Poll::Ready(Ok(Until::Found(self.buf.advance(&mut s, end))));
+            }
+            Some((start, _)) => {
+                return Poll::Ready(Err(overrun(
+                    "Separator is found, but chunk is longer than limit",
+                    start,
+                )));
+            }
+            None => {}
         }
         // Also when the feeds did the searching.
         if self.scanned > s.limit {

@@ -27,11 +27,6 @@ impl Separator for u8 {
 
     #[inline]
     fn find_in(self, data: &[u8], offset: usize) -> Option<(usize, usize)> {
-        // Where the feeds' own search for a line stopped (see
-        // `StreamState::wants`): no call needed.
-        if data.get(offset) == Some(&self) {
-            return Some((offset, offset + 1));
-        }
         find_byte(self, data, offset)
     }
 
@@ -45,9 +40,9 @@ impl Separator for u8 {
     }
 }
 
-/// The search proper, for lines the feeds did not find. Out of line: in
-/// ping-pong the feeds find every line, and this code inlined sat between
-/// the hot parts of `readline`.
+/// Out of line: in ping-pong the feeds find every line (see
+/// `StreamState::line_search`), and this code inlined sat between the hot
+/// parts of `readline`.
 #[inline(never)]
 fn find_byte(byte: u8, data: &[u8], offset: usize) -> Option<(usize, usize)> {
     let start = offset + memchr::memchr(byte, &data[offset..])?;
