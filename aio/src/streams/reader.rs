@@ -356,9 +356,10 @@ impl StreamReader {
         separator: impl Separator,
     ) -> Poll<Result<Until, StreamError>> {
         let mut s = self.state.borrow_mut();
-        // Where the fed bytes will join the unread ones, and how many of
-        // them the feeds found free of `\n` (the search resumes past them
-        // when it got as far as that join).
+        // Where the fed bytes will join the unread ones, how many of them
+        // the feeds found free of `\n`, and whether a `\n` follows those
+        // (the search resumes past them, or ends there, when it got as far
+        // as that join).
         let joined_at = self.buf.len();
         let (newline_free, line_fed) = s.line_search();
         self.buf.refill(&mut s);
