@@ -14,6 +14,18 @@ fn std_listener() -> (TcpListener, u16) {
     (l, port)
 }
 
+/// A connection to `port` whose reader refuses lines over 1 KiB, so its
+/// transport pauses past 2 KiB buffered.
+async fn open_with_1k_limit(port: u16) -> (aio::streams::StreamReader, StreamWriter) {
+    let options = aio::streams::StreamOptions {
+        limit: 1024,
+        ..Default::default()
+    };
+    aio::streams::open_connection_with("127.0.0.1", port, &options)
+        .await
+        .unwrap()
+}
+
 /// Writes until the transport is above its high-water mark, so `drain`
 /// has to wait. Returns how much was written.
 fn fill(writer: &StreamWriter) -> usize {
@@ -120,30 +132,29 @@ async fn wait_closed_returns_after_close_and_flushes_first() {
 #[aio::test]
 async fn a_line_in_the_feed_that_pauses_the_transport_is_found_where_it_ends() {
     let (listener, port) = std_listener();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (written_tx, written_rx) = std::sync::mpsc::channel::<()>();
     let peer = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("accept");
-        go_rx.recv().expect("told to write");
-        // One write, so the first read likely takes more than twice the
-        // limit at once: the line, then bytes with no newline.
+        // The line, then bytes with no newline.
         let mut data = vec![b'a'; 100];
         data.push(b'\n');
         data.resize(64 * 1024, b'y');
         s.write_all(&data).expect("write");
         s.shutdown(Shutdown::Write).expect("shutdown");
+        written_tx.send(()).ok();
     });
-    let options = aio::streams::StreamOptions {
-        limit: 1024,
-        ..Default::default()
-    };
-    let (mut reader, _writer) = aio::streams::open_connection_with("127.0.0.1", port, &options)
-        .await
-        .unwrap();
-    go_tx.send(()).unwrap();
-    // Waits for the line before the loop feeds any of it.
+    let (mut reader, writer) = open_with_1k_limit(port).await;
+    // Blocks the loop until every byte sits in the socket, so the first
+    // feed, which comes once `readline` waits for its line, takes more
+    // than twice the limit at once.
+    written_rx.recv().expect("the peer wrote");
     let line = reader.readline().await.unwrap();
     assert_eq!(line.len(), 101);
     assert_eq!(line.last(), Some(&b'\n'));
+    assert!(
+        !writer.transport().is_reading(),
+        "the feed that brought the line paused the transport"
+    );
     // The rest is one run past the limit.
     assert!(reader.readline().await.is_err());
     aio::spawn_blocking(move || peer.join().expect("peer"))
@@ -161,13 +172,7 @@ async fn reader_pauses_the_transport_past_twice_its_limit() {
         s.shutdown(Shutdown::Write).expect("shutdown");
         done_rx.recv().ok();
     });
-    let options = aio::streams::StreamOptions {
-        limit: 1024,
-        ..Default::default()
-    };
-    let (mut reader, writer) = aio::streams::open_connection_with("127.0.0.1", port, &options)
-        .await
-        .unwrap();
+    let (mut reader, writer) = open_with_1k_limit(port).await;
     // Let the loop run until the transport stops reading.
     while writer.transport().is_reading() {
         aio::yield_now().await;
