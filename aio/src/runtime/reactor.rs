@@ -177,14 +177,15 @@ impl IoState {
     /// Wakes the tasks waiting for the directions in `bits`.
     #[inline]
     fn wake(&self, bits: u8) {
-        let waiting = self.waiting.get();
         let mut woken = 0;
-        if bits & ready::READ_ANY != 0 && waiting & ready::READABLE != 0 {
+        if bits & ready::READ_ANY != 0 {
             woken |= ready::READABLE;
         }
-        if bits & ready::WRITE_ANY != 0 && waiting & ready::WRITABLE != 0 {
+        if bits & ready::WRITE_ANY != 0 {
             woken |= ready::WRITABLE;
         }
+        let waiting = self.waiting.get();
+        woken &= waiting;
         if woken == 0 {
             return;
         }
@@ -529,8 +530,7 @@ impl Registration {
             _ => cx.waker().clone(),
         };
         slot.set(Some(waker));
-        let state = &self.state;
-        state.waiting.set(state.waiting.get() | bit);
+        self.state.waiting.set(self.state.waiting.get() | bit);
         Poll::Pending
     }
 
