@@ -13,7 +13,7 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -74,7 +74,7 @@ struct TaskSlot {
     /// `None` while the task is being polled, so the table is not borrowed
     /// across the poll.
     future: Option<BoxedTask>,
-    /// The task's waker, typed: the loop clears its `scheduled` flag and
+    /// The task's waker, typed: the loop clears its `queued` flag and
     /// reads its `cancelled` flag at every poll. The same `Arc` as
     /// `meta.task_waker`, kept here too so that a poll does not load the
     /// `TaskMeta`.
@@ -114,8 +114,17 @@ pub(crate) struct Core {
     current: Cell<Option<usize>>,
     /// The `spawn_blocking` pool, started on first use.
     blocking: RefCell<Option<Arc<BlockingPool>>>,
-    /// Reused buffer for keys woken from other threads.
-    remote_scratch: RefCell<Vec<usize>>,
+    /// Reused buffer for tasks woken from other threads.
+    remote_scratch: RefCell<Vec<Arc<TaskWaker>>>,
+}
+
+impl Drop for Core {
+    /// Also when `block_on` unwinds: a task woken from another thread
+    /// after this would sit in the queue forever, holding the loop's
+    /// shared half (and its eventfd) alive through its own waker.
+    fn drop(&mut self) {
+        self.shared.close();
+    }
 }
 
 /// Task ids are unique across every loop of the process.
@@ -165,13 +174,7 @@ impl Core {
     {
         let id = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
         let key = self.tasks.borrow().vacant_key();
-        let task_waker = Arc::new(TaskWaker {
-            key,
-            // The task goes on the ready queue right below.
-            scheduled: AtomicBool::new(true),
-            cancelled: AtomicBool::new(false),
-            shared: self.shared.clone(),
-        });
+        let task_waker = Arc::new(TaskWaker::new(key, self.shared.clone()));
         let meta = Rc::new(TaskMeta {
             id,
             name: Cell::new(None),
@@ -190,7 +193,7 @@ impl Core {
             completion,
         });
         debug_assert_eq!(inserted, key);
-        self.push_ready(key);
+        self.tasks.borrow()[key].task_waker.schedule_local(self);
         handle
     }
 
@@ -242,13 +245,8 @@ impl Core {
     /// still alive (asyncio's `run`).
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _enter = context::enter(self.clone());
-        let main_waker = Arc::new(TaskWaker {
-            key: MAIN_KEY,
-            scheduled: AtomicBool::new(false),
-            // The main future is never cancelled: `run` ends with it.
-            cancelled: AtomicBool::new(false),
-            shared: self.shared.clone(),
-        });
+        // Never cancelled: `run` ends with it.
+        let main_waker = Arc::new(TaskWaker::new(MAIN_KEY, self.shared.clone()));
         let waker = Waker::from(main_waker.clone());
         let mut output = None;
         {
@@ -258,7 +256,7 @@ impl Core {
             // Polled in wake order like any task, so the main future sees
             // the world as a spawned task would.
             let mut poll_main = || {
-                main_waker.scheduled.store(false, Ordering::Release);
+                main_waker.mark_polled();
                 context::reset_budget();
                 let mut cx = Context::from_waker(&waker);
                 match future.as_mut().poll(&mut cx) {
@@ -272,8 +270,7 @@ impl Core {
             // The first poll goes through the ready queue too: polled before
             // the first step, the main future would resume from a
             // `yield_now` ahead of the callbacks it queued before yielding.
-            main_waker.scheduled.store(true, Ordering::Release);
-            self.push_ready(MAIN_KEY);
+            main_waker.schedule_local(self);
             let mut done = false;
             while !done {
                 done = self.run_once(&mut poll_main);
@@ -307,7 +304,9 @@ impl Core {
         if self.reactor.take_remote_wakeup() {
             let mut scratch = self.remote_scratch.borrow_mut();
             self.shared.drain_remote(&mut scratch);
-            self.ready.borrow_mut().extend(scratch.drain(..));
+            for task in scratch.drain(..) {
+                task.schedule_local(self);
+            }
         }
         self.fire_timers();
 
@@ -369,7 +368,7 @@ impl Core {
         let Some(mut future) = slot.future.take() else {
             return; // a duplicate wake while the task is being polled
         };
-        slot.task_waker.scheduled.store(false, Ordering::Release);
+        slot.task_waker.mark_polled();
         let cancelled = slot.task_waker.cancelled.load(Ordering::Relaxed);
         drop(tasks);
 
