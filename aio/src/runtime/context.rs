@@ -70,6 +70,11 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
         .flatten()
 }
 
+/// See [`Core::run_woken_after_this_event`]; nothing outside a loop.
+pub(crate) fn run_woken_after_this_event() {
+    with_current(|core| core.run_woken_after_this_event());
+}
+
 /// Gives the task about to be polled a fresh budget.
 pub(crate) fn reset_budget() {
     BUDGET.with(|b| b.set(TASK_BUDGET));

@@ -116,6 +116,10 @@ pub(crate) struct Core {
     blocking: RefCell<Option<Arc<BlockingPool>>>,
     /// Reused buffer for tasks woken from other threads.
     remote_scratch: RefCell<Vec<Arc<TaskWaker>>>,
+    /// The ready queue's length before a large read's wake-up, while the
+    /// event that read is being dispatched (see
+    /// [`Core::run_woken_after_this_event`]).
+    woken_mark: Cell<Option<usize>>,
 }
 
 impl Drop for Core {
@@ -146,6 +150,7 @@ impl Core {
             current: Cell::new(None),
             blocking: RefCell::new(None),
             remote_scratch: RefCell::new(Vec::new()),
+            woken_mark: Cell::new(None),
         }))
     }
 
@@ -155,6 +160,38 @@ impl Core {
 
     pub(crate) fn push_ready(&self, key: usize) {
         self.ready.borrow_mut().push_back(key);
+    }
+
+    /// Called during an event's dispatch, before a wake-up: the task that
+    /// wake-up queues runs as soon as the event is done, before the rest
+    /// of the batch. For a reader that just received a large chunk: run
+    /// after the batch, its task found the bytes evicted from the cache by
+    /// the other events' reads, and scanned and sent them from further
+    /// away (see `streams::state::receive`).
+    pub(crate) fn run_woken_after_this_event(&self) {
+        if self.woken_mark.get().is_none() {
+            self.woken_mark.set(Some(self.ready.borrow().len()));
+            self.reactor.run_woken_after_this_event();
+        }
+    }
+
+    /// After such an event: runs the task it woke, if it woke exactly one
+    /// (and not the main future, which only the step polls).
+    fn run_task_woken_by_event(&self) {
+        let Some(mark) = self.woken_mark.take() else {
+            return;
+        };
+        let key = {
+            let mut ready = self.ready.borrow_mut();
+            if ready.len() == mark + 1 && ready.back() != Some(&MAIN_KEY) {
+                ready.pop_back()
+            } else {
+                None
+            }
+        };
+        if let Some(key) = key {
+            self.run_task(key);
+        }
     }
 
     pub(crate) fn error_handler(&self) -> ErrorHandler {
@@ -295,7 +332,11 @@ impl Core {
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()))
         };
-        if let Err(e) = self.reactor.poll(timeout) {
+        self.woken_mark.set(None);
+        if let Err(e) = self
+            .reactor
+            .poll(timeout, &mut || self.run_task_woken_by_event())
+        {
             // epoll_wait only fails on EINTR (handled by mio) or on a bug;
             // a short pause keeps a persistent failure from spinning.
             tracing::error!("event loop: waiting for I/O failed: {e}");

