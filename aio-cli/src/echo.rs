@@ -28,8 +28,11 @@ use crate::cli::{Cli, EchoApi, EchoArgs};
 use crate::lines::{self, Line};
 use crate::server::{self, log_connection_error, Config, Listen};
 
-/// How much one `read` of the sockets server takes at most.
-const SOCKETS_READ_SIZE: usize = 16 * 1024;
+/// How much one `read` of the sockets server takes at most: as much as
+/// the loop's own read buffer. A read that fills the buffer cannot tell
+/// that it drained the socket, so the next one returns `EAGAIN`: with a
+/// 16 KiB buffer, each 16 KiB message of the benchmark cost one.
+const SOCKETS_READ_SIZE: usize = 64 * 1024;
 
 thread_local! {
     /// The sockets server's read buffer, one per worker thread: a
