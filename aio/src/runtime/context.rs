@@ -71,6 +71,9 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
 }
 
 /// See [`Core::run_woken_after_this_event`]; nothing outside a loop.
+/// Out of line, so that the read path it is called from (only after a
+/// large read) does not save more registers for every small one.
+#[inline(never)]
 pub(crate) fn run_woken_after_this_event() {
     with_current(|core| core.run_woken_after_this_event());
 }
