@@ -8,11 +8,11 @@
 //! The two paths keep separate "already queued" flags. With one flag, set
 //! by a swap in every waker and cleared by the loop with a plain store
 //! before each poll, a wake from another thread can be lost: the loop's
-//! store could still sit in its store buffer while the poll read the
+//! store can still sit in its store buffer while the poll reads the
 //! waker's data (not there yet), and the waker's swap, finding the flag
-//! still set, queues nothing. So the cross-thread flag is cleared by a
-//! swap, after the task left the cross-thread queue, so one of the two
-//! swaps sees the other. The local flag is touched only by the loop's own
+//! still set, queues nothing. The cross-thread flag is therefore cleared
+//! by a swap once the task has left the cross-thread queue: of two swaps,
+//! one sees the other. The local flag is touched only by the loop's own
 //! thread, so a wake there is a plain load and store.
 
 use std::sync::atomic::{AtomicBool, Ordering};
