@@ -32,13 +32,20 @@ async fn let_the_loop_run() {
     }
 }
 
-#[aio::test]
-async fn a_thousand_wakes_on_the_loop_thread_poll_the_task_once() {
+/// A counting task, its poll count and its waker, once it has been polled
+/// and waits.
+async fn polled_once() -> (aio::Task<()>, Rc<Cell<u32>>, Waker) {
     let polls = Rc::new(Cell::new(0));
     let (tx, rx) = mpsc::channel();
     let task = counting_task(polls.clone(), tx);
     let_the_loop_run().await;
     let waker = rx.try_recv().expect("the task's first poll sent its waker");
+    (task, polls, waker)
+}
+
+#[aio::test]
+async fn a_thousand_wakes_on_the_loop_thread_poll_the_task_once() {
+    let (task, polls, waker) = polled_once().await;
 
     for _ in 0..1000 {
         waker.wake_by_ref();
@@ -55,11 +62,7 @@ async fn a_thousand_wakes_on_the_loop_thread_poll_the_task_once() {
 
 #[aio::test]
 async fn a_thousand_wakes_from_another_thread_poll_the_task_once() {
-    let polls = Rc::new(Cell::new(0));
-    let (tx, rx) = mpsc::channel();
-    let task = counting_task(polls.clone(), tx);
-    let_the_loop_run().await;
-    let waker = rx.try_recv().expect("the task's first poll sent its waker");
+    let (task, polls, waker) = polled_once().await;
 
     // The loop thread blocks in `join` while the other thread wakes, so
     // every wake lands before the loop drains a single one.
